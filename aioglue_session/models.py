@@ -1,0 +1,240 @@
+"""The GetSession reply as frozen attrs classes, and the one cattrs converter that maps them.
+
+The converter is the single place that knows the wire shape: PascalCase names, epoch-second
+timestamps, the nested ``{"Connections": {"Connections": [...]}}`` list, tolerant enums. Structuring
+reads a reply; unstructuring gives back exactly what boto3's ``get_session()["Session"]`` holds.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timezone
+from typing import Any
+
+import attrs
+import cattrs
+from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
+
+__all__ = [
+    "Session",
+    "SessionCommand",
+    "SessionResult",
+    "SessionStatus",
+    "converter",
+]
+
+
+class SessionStatus(str, enum.Enum):
+    """A session's status. Values this version does not know stay plain strings on ``Session``."""
+
+    PROVISIONING = "PROVISIONING"
+    READY = "READY"
+    FAILED = "FAILED"
+    TIMEOUT = "TIMEOUT"
+    STOPPING = "STOPPING"
+    STOPPED = "STOPPED"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+TERMINAL_STATUSES = frozenset({SessionStatus.FAILED, SessionStatus.TIMEOUT, SessionStatus.STOPPED})
+
+
+@attrs.frozen
+class SessionCommand:
+    name: str | None = None
+    python_version: str | None = None
+
+
+@attrs.frozen
+class Session:
+    """One Glue interactive session, as GetSession describes it."""
+
+    id: str
+    created_on: datetime | None = None
+    status: SessionStatus | str | None = None
+    error_message: str | None = None
+    description: str | None = None
+    role: str | None = None
+    command: SessionCommand | None = None
+    default_arguments: Mapping[str, str] | None = None
+    connections: Sequence[str] | None = None
+    progress: float | None = None
+    max_capacity: float | None = None
+    security_configuration: str | None = None
+    glue_version: str | None = None
+    number_of_workers: int | None = None
+    worker_type: str | None = None
+    completed_on: datetime | None = None
+    execution_time: float | None = None
+    dpu_seconds: float | None = None
+    idle_timeout: int | None = None
+    profile_name: str | None = None
+    session_type: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The dict boto3's ``get_session(...)["Session"]`` returns for the same reply."""
+        result: dict[str, Any] = converter.unstructure(self, Session)
+        return result
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Session:
+        """Build from the boto3-shaped dict (or a raw GetSession ``Session`` JSON object).
+
+        Raises :class:`cattrs.BaseValidationError` subclasses or ``ValueError``/``TypeError`` on a
+        malformed dict; :func:`aioglue_session.protocol.parse_reply` turns those into ``GlueError``.
+        """
+        return converter.structure(data, cls)
+
+
+@attrs.frozen
+class SessionResult:
+    """One outcome of a bulk lookup: a session, or the error for that id."""
+
+    id: str
+    session: Session | None = None
+    error: BaseException | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.session is not None
+
+
+# --- the converter -------------------------------------------------------------------------------
+
+
+class WireTypeError(TypeError):
+    """A reply value has the wrong JSON type for its field."""
+
+
+def wire_name(name: str) -> str:
+    """The wire (PascalCase) name of a model field."""
+    if name == "dpu_seconds":
+        return "DPUSeconds"
+    return "".join(part.capitalize() for part in name.split("_"))
+
+
+def _strict_str(value: Any, _: Any) -> str:
+    if isinstance(value, str):
+        return value
+    raise WireTypeError(f"expected a string, got {type(value).__name__}")
+
+
+def _strict_float(value: Any, _: Any) -> float:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    raise WireTypeError(f"expected a number, got {type(value).__name__}")
+
+
+def _strict_int(value: Any, _: Any) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    # JSON has one number type; Glue sends integers, but 5.0 is still an integer.
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    raise WireTypeError(f"expected an integer, got {type(value).__name__}")
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def _timestamp(value: Any, _: Any) -> datetime:
+    """Epoch seconds (the JSON wire form), an ISO-8601 string, or a datetime -> aware UTC."""
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        try:
+            return datetime.fromtimestamp(value, timezone.utc)
+        except (OverflowError, OSError, ValueError) as exc:
+            raise WireTypeError(f"timestamp out of range: {value!r}") from exc
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            try:
+                return _timestamp(float(value), None)
+            except ValueError as exc:
+                raise WireTypeError(f"not a timestamp: {value[:40]!r}") from exc
+        return _timestamp(parsed, None)
+    raise WireTypeError(f"expected a timestamp, got {type(value).__name__}")
+
+
+def _status(value: Any, _: Any) -> SessionStatus | str:
+    if not isinstance(value, str):
+        raise WireTypeError(f"expected a string, got {type(value).__name__}")
+    try:
+        return SessionStatus(value)
+    except ValueError:
+        return value  # a status this version does not know yet: keep it, never fail
+
+
+def _string_map(value: Any, _: Any) -> dict[str, str]:
+    if not isinstance(value, Mapping):
+        raise WireTypeError(f"expected an object, got {type(value).__name__}")
+    for k, v in value.items():
+        if not isinstance(k, str) or not isinstance(v, str):
+            raise WireTypeError("expected an object of strings")
+    return dict(value)
+
+
+def _string_list(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, (list, tuple)):
+        raise WireTypeError(f"expected a list, got {type(value).__name__}")
+    for item in value:
+        if not isinstance(item, str):
+            raise WireTypeError("expected a list of strings")
+    return tuple(value)
+
+
+def _connections_in(value: Any, _: Any) -> tuple[str, ...]:
+    # The wire nests the list: {"Connections": {"Connections": ["a", "b"]}}. Accept a bare list too.
+    if isinstance(value, Mapping):
+        inner = value.get("Connections")
+        return () if inner is None else _string_list(inner)
+    return _string_list(value)
+
+
+def _connections_out(value: Sequence[str]) -> dict[str, list[str]]:
+    return {"Connections": list(value)}
+
+
+def _make_converter(detailed: bool) -> cattrs.Converter:
+    conv = cattrs.Converter(detailed_validation=detailed, forbid_extra_keys=False)
+    conv.register_structure_hook(str, _strict_str)
+    conv.register_structure_hook(float, _strict_float)
+    conv.register_structure_hook(int, _strict_int)
+    conv.register_structure_hook(datetime, _timestamp)
+    conv.register_unstructure_hook(datetime, lambda dt: dt)  # boto3 hands back datetimes
+    conv.register_unstructure_hook(SessionStatus, lambda s: s.value)
+
+    def renames(cls: type[Any]) -> dict[str, Any]:
+        return {f.name: override(rename=wire_name(f.name)) for f in attrs.fields(cls)}
+
+    for cls in (SessionCommand, Session):
+        overrides = renames(cls)
+        if cls is Session:
+            overrides["connections"] = override(
+                rename="Connections", struct_hook=_connections_in, unstruct_hook=_connections_out
+            )
+            overrides["default_arguments"] = override(
+                rename="DefaultArguments", struct_hook=_string_map, unstruct_hook=dict
+            )
+            overrides["status"] = override(rename="Status", struct_hook=_status)
+        conv.register_structure_hook(
+            cls, make_dict_structure_fn(cls, conv, _cattrs_detailed_validation=detailed, **overrides)
+        )
+        conv.register_unstructure_hook(
+            cls,
+            make_dict_unstructure_fn(cls, conv, _cattrs_omit_if_default=True, **overrides),
+        )
+    return conv
+
+
+#: The converter: wire/boto3 dicts <-> models. Fast path, no per-field error bookkeeping.
+converter = _make_converter(detailed=False)
+#: Same mapping with cattrs' detailed validation, used only to name the bad field of a bad reply.
+detailed_converter = _make_converter(detailed=True)
