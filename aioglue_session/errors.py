@@ -17,6 +17,7 @@ from botocore.exceptions import (
     EndpointConnectionError,
     NoCredentialsError,
     NoRegionError,
+    PartialCredentialsError,
     ReadTimeoutError,
 )
 
@@ -37,6 +38,7 @@ __all__ = [
     "NoRegionError",
     "OperationTimeoutException",
     "ParamValidationError",
+    "PartialCredentialsError",
     "ReadTimeoutError",
     "ThrottlingException",
     "WaiterError",
@@ -56,7 +58,7 @@ class GlueError(ClientError):
                               "RetryAttempts": ...}}
     """
 
-    response: dict[str, Any]
+    response: dict[str, Any]  # type: ignore[assignment]
 
     def __init__(self, error_response: Mapping[str, Any], operation_name: str = OPERATION_NAME):
         super().__init__(dict(error_response), operation_name)  # type: ignore[arg-type]

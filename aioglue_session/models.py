@@ -225,7 +225,8 @@ def _make_converter(detailed: bool) -> cattrs.Converter:
             )
             overrides["status"] = override(rename="Status", struct_hook=_status)
         conv.register_structure_hook(
-            cls, make_dict_structure_fn(cls, conv, _cattrs_detailed_validation=detailed, **overrides)
+            cls,
+            make_dict_structure_fn(cls, conv, _cattrs_detailed_validation=detailed, **overrides),
         )
         conv.register_unstructure_hook(
             cls,

@@ -1,0 +1,268 @@
+"""The retry policy: botocore's standard and adaptive retry semantics, with asyncio's sleep.
+
+botocore decides; this module only drives. Which replies are retried (``StandardRetryConditions``:
+throttling codes, transient codes, 5xx, connection errors and timeouts), how long to back off
+(``ExponentialBackoff``), how much retry budget a client has (``RetryQuota`` behind
+``RetryQuotaChecker``), and in adaptive mode how fast to send (``ClientRateLimiter`` with its CUBIC
+``CubicCalculator``, ``RateClocker`` and ``TokenBucket``) are all botocore's own objects, fed the
+same ``RetryContext`` botocore builds. What is added for asyncio: the sleeping (``await``, with an
+injected ``sleep`` so tests run instantly), a non-blocking wait for send tokens, and the ``total``
+deadline across attempts and sleeps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol, TypeVar
+
+from botocore.awsrequest import AWSResponse, HTTPHeaders
+from botocore.exceptions import BotoCoreError, CapacityNotAvailableError
+from botocore.retries import adaptive, bucket, quota, standard, throttling
+
+from .errors import GlueError
+
+__all__ = ["AdaptiveLimiter", "Recovery", "Retrier"]
+
+logger = logging.getLogger("aioglue_session.retries")
+
+T = TypeVar("T")
+
+#: Exceptions an attempt may raise that the policy looks at; anything else propagates at once.
+RETRYABLE_KINDS = (GlueError, BotoCoreError)
+
+
+class Recovery(Protocol):
+    """Fixes a condition the retry policy does not cover (clock skew, expired token).
+
+    Returns ``True`` when the next attempt should be sent at once, outside the policy."""
+
+    def __call__(self, exc: BaseException, done: set[str]) -> Awaitable[bool]: ...
+
+
+class _Clock(bucket.Clock):
+    """botocore's clock interface over an injected time function."""
+
+    def __init__(self, now: Callable[[], float]) -> None:
+        self._now = now
+
+    def current_time(self) -> float:
+        return self._now()
+
+    def sleep(self, amount: float) -> None:  # pragma: no cover - never used: we never block
+        raise RuntimeError("the adaptive limiter must not block the event loop")
+
+
+def _http_response(exc: GlueError) -> AWSResponse:
+    meta = exc.response.get("ResponseMetadata", {})
+    headers = HTTPHeaders()
+    for name, value in meta.get("HTTPHeaders", {}).items():
+        headers[name] = value
+    return AWSResponse("", meta.get("HTTPStatusCode", 0), headers, None)
+
+
+_OK_RESPONSE = AWSResponse("", 200, HTTPHeaders(), None)
+
+
+def _needs_retry_kwargs(attempt: int, exc: BaseException | None) -> dict[str, Any]:
+    """The keyword arguments botocore's ``needs-retry`` event carries, for its handlers."""
+    if isinstance(exc, GlueError):
+        response: tuple[AWSResponse, dict[str, Any]] | None = (_http_response(exc), exc.response)
+        caught = None
+    elif exc is None:
+        response, caught = (_OK_RESPONSE, {}), None
+    else:
+        response, caught = None, exc
+    return {
+        "response": response,
+        "attempts": attempt,
+        "operation": None,
+        "caught_exception": caught,
+        "request_dict": {"context": {}},
+    }
+
+
+class AdaptiveLimiter:
+    """botocore's adaptive ``ClientRateLimiter``, with an awaitable instead of a blocking acquire.
+
+    One per client: every call of the client shares the measured rate and the token bucket.
+    """
+
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+    ) -> None:
+        self._clock = _Clock(clock)
+        self._sleep = sleep
+        self._bucket = bucket.TokenBucket(max_rate=1, clock=self._clock)
+        self._limiter = adaptive.ClientRateLimiter(
+            rate_adjustor=throttling.CubicCalculator(
+                starting_max_rate=0, start_time=self._clock.current_time()
+            ),
+            rate_clocker=adaptive.RateClocker(self._clock),
+            token_bucket=self._bucket,
+            throttling_detector=standard.ThrottlingErrorDetector(
+                retry_event_adapter=standard.RetryEventAdapter()
+            ),
+            clock=self._clock,
+        )
+        # botocore keeps "limiting has started" private; we read it rather than duplicate it.
+        self._internals: Any = self._limiter
+
+    @property
+    def enabled(self) -> bool:
+        """Whether sends are being rate limited (after the first throttle, as in botocore)."""
+        return bool(self._internals._enabled)
+
+    @property
+    def send_rate(self) -> float:
+        """The current allowed send rate in requests per second."""
+        return float(self._bucket.max_rate)
+
+    async def acquire(self, deadline: float | None = None) -> None:
+        """Wait (without blocking the loop) for a send token."""
+        if not self._internals._enabled:
+            return
+        while True:
+            try:
+                self._bucket.acquire(1, block=False)
+                return
+            except CapacityNotAvailableError:
+                wait = max((1 - self._bucket.available_capacity) / self._bucket.max_rate, 0.001)
+            if deadline is not None and self._clock.current_time() + wait > deadline:
+                raise asyncio.TimeoutError("no send capacity before the call's total timeout")
+            await self._sleep(wait)
+
+    def record(self, attempt: int, exc: BaseException | None) -> None:
+        """Feed one reply (or failure) to the rate adjuster, as botocore's needs-retry does."""
+        self._limiter.on_receiving_response(**_needs_retry_kwargs(attempt, exc))
+
+
+class Retrier:
+    """Runs one call's attempts under the client's shared retry state."""
+
+    def __init__(
+        self,
+        *,
+        mode: str = "standard",
+        max_attempts: int = 3,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+        rng: Callable[[], float] = random.random,
+    ) -> None:
+        if mode not in ("standard", "adaptive"):
+            raise ValueError(f"retry mode must be 'standard' or 'adaptive', not {mode!r}")
+        self.mode = mode
+        self.max_attempts = max_attempts
+        self.clock = clock
+        self._sleep = sleep
+        self._adapter = standard.RetryEventAdapter()
+        detector = standard.ThrottlingErrorDetector(retry_event_adapter=self._adapter)
+        self._policy = standard.RetryPolicy(
+            retry_checker=_StandardConditions(max_attempts),
+            retry_backoff=_backoff(rng, detector),
+        )
+        self.quota = quota.RetryQuota()
+        self._quota_checker = standard.RetryQuotaChecker(self.quota, detector)
+        self.limiter = AdaptiveLimiter(clock=clock, sleep=sleep) if mode == "adaptive" else None
+
+    def deadline(self, total: float | None) -> float | None:
+        return None if total is None else self.clock() + total
+
+    async def call(
+        self,
+        attempt: Callable[[int, float | None], Awaitable[T]],
+        *,
+        total: float | None = None,
+        recover: Recovery | None = None,
+    ) -> T:
+        """Run ``attempt(n, deadline)`` until it succeeds or the policy says stop.
+
+        ``attempt`` raises ``GlueError`` for error replies and botocore exceptions for network
+        failures; those are classified. The last one is re-raised when retrying stops.
+        """
+        deadline = self.deadline(total)
+        request_context: dict[str, Any] = {}
+        recovered: set[str] = set()
+        n = 1
+        limiter = self.limiter
+        while True:
+            if limiter is not None:
+                await limiter.acquire(deadline)
+            try:
+                result = await attempt(n, deadline)
+            except RETRYABLE_KINDS as exc:
+                if limiter is not None:
+                    limiter.record(n, exc)
+                if recover is not None and await recover(exc, recovered):
+                    n += 1
+                    continue
+                delay = self._retry_delay(n, exc, request_context)
+                if delay is None:
+                    raise
+                if deadline is not None and self.clock() + delay > deadline:
+                    logger.debug("not retrying: backoff %.3fs would pass the total timeout", delay)
+                    raise
+                if logger.isEnabledFor(logging.DEBUG):
+                    logger.debug("retrying attempt %d after %.3fs", n + 1, delay)
+                await self._sleep(delay)
+                n += 1
+                continue
+            if limiter is not None:
+                limiter.record(n, None)
+            self._quota_checker.release_retry_quota(request_context, _OK_RESPONSE)  # type: ignore[arg-type]
+            return result
+
+    def _retry_delay(
+        self, attempt: int, exc: BaseException, request_context: dict[str, Any]
+    ) -> float | None:
+        """botocore's decision for this failure: the backoff delay, or ``None`` to stop."""
+        kwargs = _needs_retry_kwargs(attempt, exc)
+        kwargs["request_dict"]["context"] = request_context
+        context = self._adapter.create_retry_context(**kwargs)
+        if not self._policy.should_retry(context):
+            return None
+        if not self._quota_checker.acquire_retry_quota(context):
+            logger.debug("not retrying: the client's retry quota is exhausted")
+            return None
+        return float(self._policy.compute_retry_delay(context))
+
+
+class _StandardConditions(standard.BaseRetryableChecker):
+    """botocore's ``StandardRetryConditions`` without its STS- and DynamoDB-only checkers.
+
+    Those two read ``context.operation_model.service_model``; we carry no service model, and
+    neither applies to Glue. The rest is botocore's own checkers, combined the same way:
+    ``under max attempts and (transient or throttled or modeled-retryable)``.
+    """
+
+    def __init__(self, max_attempts: int) -> None:
+        self._max_attempts = standard.MaxAttemptsChecker(max_attempts)
+        self._conditions = standard.OrRetryChecker(
+            [
+                standard.TransientRetryableChecker(),
+                standard.ThrottledRetryableChecker(),
+                standard.ModeledRetryableChecker(),
+            ]
+        )
+
+    def is_retryable(self, context: standard.RetryContext) -> bool:
+        return bool(
+            self._max_attempts.is_retryable(context) and self._conditions.is_retryable(context)
+        )
+
+
+def _backoff(
+    rng: Callable[[], float], detector: standard.ThrottlingErrorDetector
+) -> standard.ExponentialBackoff:
+    try:
+        return standard.ExponentialBackoff(
+            max_backoff=20, random=rng, service_name="glue", throttling_detector=detector
+        )
+    except TypeError:  # botocore before throttling-aware backoff
+        return standard.ExponentialBackoff(max_backoff=20, random=rng)
