@@ -32,7 +32,6 @@ from botocore.exceptions import (
 )
 
 from . import errors
-from .bulk import iter_session_results
 from .config import DEFAULT_MAX_REPLY_BYTES, RetryConfig, Timeouts
 from .credentials import CHAIN_DESCRIPTION, CredentialCache, chain_source, redact
 from .endpoints import Settings, check_endpoint_url, resolve_settings
@@ -47,7 +46,6 @@ from .protocol import (
 )
 from .retries import Retrier
 from .signing import sign_get_session
-from .waiter import wait_for_session
 
 __all__ = ["GlueSessionClient"]
 
@@ -305,6 +303,8 @@ class GlueSessionClient:
         request_origin: str | None = None,
     ) -> AsyncIterator[SessionResult]:
         """Look up many sessions: one ``SessionResult`` per distinct id, in completion order."""
+        from .bulk import iter_session_results
+
         self._check_open()
         validate_request_origin(request_origin)
 
@@ -322,6 +322,8 @@ class GlueSessionClient:
         poll_interval: float = 5.0,
     ) -> Session:
         """Poll until the session's status is in ``until``; ``WaiterError`` otherwise."""
+        from .waiter import wait_for_session
+
         validate_session_id(session_id)
         self._check_open()
         return await wait_for_session(
