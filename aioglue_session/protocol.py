@@ -161,7 +161,9 @@ def build_error(
     if not code:
         code = f"HTTP {status}"
     if message is None:
-        message = _excerpt(body) if body else ""
+        # A JSON error without a message has an empty one (as in botocore); anything else gets a
+        # short excerpt of what came back, so a proxy's page is recognisable in the error.
+        message = "" if isinstance(doc, dict) or not body else _excerpt(body)
     response = {
         "Error": {"Code": code, "Message": message},
         "ResponseMetadata": _metadata(status, lowered, retry_attempts),

@@ -1,0 +1,333 @@
+"""The wire protocol as pure functions: request building and reply reading, no network."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+from botocore.exceptions import ParamValidationError as BotocoreParamValidationError
+
+from aioglue_session import Session, SessionCommand, SessionStatus, errors
+from aioglue_session.protocol import (
+    CONTENT_TYPE,
+    TARGET,
+    build_error,
+    encode_request,
+    parse_reply,
+    validate_request_origin,
+    validate_session_id,
+)
+
+FULL_SESSION: dict[str, Any] = {
+    "Id": "sess-1",
+    "CreatedOn": 1700000000.123,
+    "Status": "READY",
+    "ErrorMessage": "none",
+    "Description": "a session",
+    "Role": "arn:aws:iam::123456789012:role/Glue",
+    "Command": {"Name": "glueetl", "PythonVersion": "3"},
+    "DefaultArguments": {"--job-language": "python"},
+    "Connections": {"Connections": ["c1", "c2"]},
+    "Progress": 50,
+    "MaxCapacity": 5.0,
+    "SecurityConfiguration": "sec",
+    "GlueVersion": "4.0",
+    "NumberOfWorkers": 10,
+    "WorkerType": "G.1X",
+    "CompletedOn": 1700000600,
+    "ExecutionTime": 600.0,
+    "DPUSeconds": 3000.0,
+    "IdleTimeout": 30,
+    "ProfileName": "default-profile",
+    "SessionType": "SPARK_CONNECT",
+}
+
+
+def body(doc: Any) -> bytes:
+    return json.dumps(doc).encode()
+
+
+# --- requests ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("session_id", "origin", "expected"),
+    [
+        ("abc", None, b'{"Id":"abc"}'),
+        ("abc", "my-tool.v1", b'{"Id":"abc","RequestOrigin":"my-tool.v1"}'),
+        ('quo"te\\', None, b'{"Id":"quo\\"te\\\\"}'),
+        ("tab\there", None, b'{"Id":"tab\\there"}'),
+        ("caf\u00e9", None, b'{"Id":"caf\\u00e9"}'),
+        ("\U0001f600", None, b'{"Id":"\\ud83d\\ude00"}'),
+    ],
+)
+def test_encode_request_is_compact_json(
+    session_id: str, origin: str | None, expected: bytes
+) -> None:
+    assert encode_request(session_id, origin) == expected
+    assert json.loads(expected)["Id"] == session_id
+
+
+def test_protocol_constants() -> None:
+    assert TARGET == "AWSGlue.GetSession"
+    assert CONTENT_TYPE == "application/x-amz-json-1.1"
+
+
+@pytest.mark.parametrize(
+    "good", ["a", "x" * 255, "with space", "tab\tok", "\u00e9\u4e2d", "\U0010fffd", "\ufffd"]
+)
+def test_valid_session_ids(good: str) -> None:
+    assert validate_session_id(good) == good
+
+
+@pytest.mark.parametrize(
+    ("bad", "why"),
+    [
+        ("", "length"),
+        ("x" * 256, "length"),
+        ("new\nline", "U+000A"),
+        ("cr\rhere", "U+000D"),
+        ("nul\x00", "U+0000"),
+        ("\x7f" + "a", None),
+        ("\ud800", "U+D800"),
+        ("\ufffe", "U+FFFE"),
+        (123, "type"),
+        (None, "type"),
+    ],
+)
+def test_invalid_session_ids(bad: Any, why: str | None) -> None:
+    if bad == "\x7fa":
+        # DEL (U+007F) is inside the pattern's \u0020-\uD7FF range: Glue accepts it.
+        assert validate_session_id(bad) == bad
+        return
+    with pytest.raises(errors.ParamValidationError) as info:
+        validate_session_id(bad)
+    err = info.value
+    assert isinstance(err, BotocoreParamValidationError)
+    assert isinstance(err, ValueError)
+    assert why is not None and why in str(err)
+
+
+@pytest.mark.parametrize("good", [None, "a", "my-tool_v1.2", "x" * 128])
+def test_valid_request_origin(good: str | None) -> None:
+    assert validate_request_origin(good) == good
+
+
+@pytest.mark.parametrize("bad", ["", "x" * 129, "has space", "slash/", "caf\u00e9", 5])
+def test_invalid_request_origin(bad: Any) -> None:
+    with pytest.raises(errors.ParamValidationError, match="RequestOrigin"):
+        validate_request_origin(bad)
+
+
+# --- successful replies --------------------------------------------------------------------------
+
+
+def test_parse_full_session() -> None:
+    s = parse_reply(200, {}, body({"Session": FULL_SESSION}))
+    assert s == Session(
+        id="sess-1",
+        created_on=datetime(2023, 11, 14, 22, 13, 20, 123000, tzinfo=timezone.utc),
+        status=SessionStatus.READY,
+        error_message="none",
+        description="a session",
+        role="arn:aws:iam::123456789012:role/Glue",
+        command=SessionCommand(name="glueetl", python_version="3"),
+        default_arguments={"--job-language": "python"},
+        connections=("c1", "c2"),
+        progress=50.0,
+        max_capacity=5.0,
+        security_configuration="sec",
+        glue_version="4.0",
+        number_of_workers=10,
+        worker_type="G.1X",
+        completed_on=datetime(2023, 11, 14, 22, 23, 20, tzinfo=timezone.utc),
+        execution_time=600.0,
+        dpu_seconds=3000.0,
+        idle_timeout=30,
+        profile_name="default-profile",
+        session_type="SPARK_CONNECT",
+    )
+
+
+def test_minimal_session_and_unknown_fields() -> None:
+    s = parse_reply(200, {}, body({"Session": {"Id": "x", "Brand": "new"}, "Other": 1}))
+    assert s.id == "x"
+    assert s.status is None and s.created_on is None and s.connections is None
+    assert s.to_dict() == {"Id": "x"}
+
+
+def test_unknown_status_is_kept_as_string() -> None:
+    s = parse_reply(200, {}, body({"Session": {"Id": "x", "Status": "HIBERNATING"}}))
+    assert s.status == "HIBERNATING"
+    assert not isinstance(s.status, SessionStatus)
+    assert s.to_dict()["Status"] == "HIBERNATING"
+
+
+def test_to_dict_round_trips_and_matches_boto3_shape() -> None:
+    s = parse_reply(200, {}, body({"Session": FULL_SESSION}))
+    d = s.to_dict()
+    assert d["Connections"] == {"Connections": ["c1", "c2"]}
+    assert d["CreatedOn"] == datetime.fromtimestamp(1700000000.123, timezone.utc)
+    assert d["DPUSeconds"] == 3000.0
+    assert set(d) == set(FULL_SESSION)
+    assert Session.from_dict(d) == s
+
+
+def test_session_is_frozen() -> None:
+    s = parse_reply(200, {}, body({"Session": {"Id": "x"}}))
+    with pytest.raises(AttributeError):
+        s.id = "y"  # type: ignore[misc]
+
+
+# --- error replies -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "raw", "cls", "code", "message"),
+    [
+        (
+            400,
+            {},
+            b'{"__type":"com.amazonaws.glue#EntityNotFoundException","message":"gone"}',
+            errors.EntityNotFoundException,
+            "EntityNotFoundException",
+            "gone",
+        ),
+        (
+            400,
+            {},
+            b'{"__type":"InvalidInputException","Message":"bad id"}',
+            errors.InvalidInputException,
+            "InvalidInputException",
+            "bad id",
+        ),
+        (
+            400,
+            {"x-amzn-ErrorType": "ThrottlingException:http://internal.amazon.com/"},
+            b"{}",
+            errors.ThrottlingException,
+            "ThrottlingException",
+            "",
+        ),
+        (
+            400,
+            {},
+            b'{"__type":"AccessDeniedException","message":"no"}',
+            errors.AccessDeniedException,
+            "AccessDeniedException",
+            "no",
+        ),
+        (
+            500,
+            {},
+            b'{"__type":"InternalServiceException","message":"oops"}',
+            errors.InternalServiceException,
+            "InternalServiceException",
+            "oops",
+        ),
+        (
+            400,
+            {},
+            b'{"__type":"OperationTimeoutException"}',
+            errors.OperationTimeoutException,
+            "OperationTimeoutException",
+            "",
+        ),
+        (
+            400,
+            {},
+            b'{"__type":"ConcurrentModificationException","message":"m"}',
+            errors.GlueError,
+            "ConcurrentModificationException",
+            "m",
+        ),
+        (
+            403,
+            {},
+            b"<ErrorResponse><Error><Code>SignatureDoesNotMatch</Code>"
+            b"<Message>The request signature we calculated does not match</Message></Error>"
+            b"</ErrorResponse>",
+            errors.GlueError,
+            "SignatureDoesNotMatch",
+            "The request signature we calculated does not match",
+        ),
+        (
+            502,
+            {"Content-Type": "text/html"},
+            b"<html><body><h1>502 Bad Gateway</h1></body></html>",
+            errors.GlueError,
+            "HTTP 502",
+            "<html><body><h1>502 Bad Gateway</h1></body></html>",
+        ),
+        (503, {}, b"", errors.GlueError, "HTTP 503", ""),
+        (500, {}, b'{"__type": "Internal', errors.GlueError, "HTTP 500", '{"__type": "Internal'),
+        (400, {}, b"\xff\xfe\x00garbage", errors.GlueError, "HTTP 400", None),
+    ],
+)
+def test_error_replies(
+    status: int,
+    headers: dict[str, str],
+    raw: bytes,
+    cls: type[errors.GlueError],
+    code: str,
+    message: str | None,
+) -> None:
+    headers = {**headers, "x-amzn-RequestId": "req-123"}
+    with pytest.raises(errors.GlueError) as info:
+        parse_reply(status, headers, raw, retry_attempts=2)
+    err = info.value
+    assert type(err) is cls
+    assert isinstance(err, ClientError)
+    assert err.code == code
+    if message is not None:
+        assert err.message == message
+    assert err.status_code == status
+    assert err.request_id == "req-123"
+    assert err.retry_attempts == 2
+    assert err.response["Error"] == {"Code": code, "Message": err.message}
+    meta = err.response["ResponseMetadata"]
+    assert meta["HTTPStatusCode"] == status and meta["RequestId"] == "req-123"
+    assert meta["HTTPHeaders"]["x-amzn-requestid"] == "req-123"
+    assert err.operation_name == "GetSession"
+
+
+def test_long_non_json_body_is_excerpted() -> None:
+    err = build_error(502, {}, b"<html>" + b"x" * 5000 + b"</html>")
+    assert err.code == "HTTP 502"
+    assert len(err.message) < 260 and err.message.endswith("...")
+
+
+@pytest.mark.parametrize(
+    ("raw", "why"),
+    [
+        (b"", "not valid JSON"),
+        (b'{"Session": {"Id": "x", "Crea', "not valid JSON"),
+        (b"[]", "no Session"),
+        (b'{"Session": null}', "no Session"),
+        (b'{"Session": {"Status": "READY"}}', "no string Id"),
+        (b'{"Session": {"Id": "x", "Progress": "12"}}', "Progress"),
+        (b'{"Session": {"Id": "x", "DefaultArguments": ["a"]}}', "DefaultArguments"),
+        (b'{"Session": {"Id": "x", "Command": {"Name": 5}}}', "Command.Name"),
+        (b'{"Session": {"Id": "x", "NumberOfWorkers": 2.5}}', "NumberOfWorkers"),
+        (b'{"Session": {"Id": "x", "CreatedOn": "yesterday"}}', "CreatedOn"),
+        (b'{"Session": {"Id": "x", "Connections": {"Connections": [1]}}}', "Connections"),
+    ],
+)
+def test_malformed_success_bodies_are_typed_errors(raw: bytes, why: str) -> None:
+    with pytest.raises(errors.GlueError) as info:
+        parse_reply(200, {"x-amzn-RequestId": "r"}, raw)
+    assert info.value.code == "InvalidReply"
+    assert why in info.value.message
+    assert info.value.request_id == "r"
+
+
+def test_exceptions_pickle_round_trip() -> None:
+    import pickle
+
+    err = build_error(400, {}, b'{"__type":"EntityNotFoundException","message":"m"}')
+    again = pickle.loads(pickle.dumps(err))
+    assert type(again) is errors.EntityNotFoundException
+    assert again.response == err.response
