@@ -14,7 +14,7 @@ import logging
 import ssl
 import sys
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Iterable
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Iterable
 from datetime import datetime, timedelta, timezone
 from types import TracebackType
 from typing import Any
@@ -32,6 +32,7 @@ from botocore.exceptions import (
 )
 
 from . import errors
+from .bulk import iter_session_results
 from .config import DEFAULT_MAX_REPLY_BYTES, RetryConfig, Timeouts
 from .credentials import CHAIN_DESCRIPTION, CredentialCache, chain_source, redact
 from .endpoints import Settings, check_endpoint_url, resolve_settings
@@ -46,6 +47,7 @@ from .protocol import (
 )
 from .retries import Retrier
 from .signing import sign_get_session
+from .waiter import wait_for_session
 
 __all__ = ["GlueSessionClient"]
 
@@ -303,12 +305,10 @@ class GlueSessionClient:
         request_origin: str | None = None,
     ) -> AsyncIterator[SessionResult]:
         """Look up many sessions: one ``SessionResult`` per distinct id, in completion order."""
-        from .bulk import iter_session_results
-
         self._check_open()
         validate_request_origin(request_origin)
 
-        def fetch(session_id: str) -> Any:
+        def fetch(session_id: str) -> Awaitable[Session]:
             return self.get_session(session_id, request_origin=request_origin)
 
         return iter_session_results(fetch, ids, concurrency=concurrency)
@@ -322,8 +322,6 @@ class GlueSessionClient:
         poll_interval: float = 5.0,
     ) -> Session:
         """Poll until the session's status is in ``until``; ``WaiterError`` otherwise."""
-        from .waiter import wait_for_session
-
         validate_session_id(session_id)
         self._check_open()
         return await wait_for_session(
