@@ -165,14 +165,16 @@ class GlueSessionClient:
                 return
             await self._open()
 
-    async def _open(self) -> None:
+    def _resolve_blocking(
+        self,
+    ) -> tuple[botocore.session.Session, Settings, ssl.SSLContext | bool]:
+        """Everything at start-up that reads files; runs in a worker thread."""
         session = self._botocore_session
         if session is None:
             session = botocore.session.Session(profile=self._profile)
         elif self._profile is not None:
             session.set_config_variable("profile", self._profile)
-        settings = await asyncio.to_thread(
-            resolve_settings,
+        settings = resolve_settings(
             session,
             region=self._region_arg,
             endpoint_url=self._endpoint_arg,
@@ -180,9 +182,11 @@ class GlueSessionClient:
         )
         ssl_context: ssl.SSLContext | bool = True
         if isinstance(settings.verify, str):
-            ssl_context = await asyncio.to_thread(
-                ssl.create_default_context, cafile=settings.verify
-            )
+            ssl_context = ssl.create_default_context(cafile=settings.verify)
+        return session, settings, ssl_context
+
+    async def _open(self) -> None:
+        session, settings, ssl_context = await asyncio.to_thread(self._resolve_blocking)
         if self._explicit is not None:
             self._credentials = CredentialCache(self._explicit, where="explicit arguments")
         else:
