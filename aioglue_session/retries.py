@@ -170,6 +170,8 @@ class Retrier:
         self.quota = quota.RetryQuota()
         self._quota_checker = standard.RetryQuotaChecker(self.quota, detector)
         self.limiter = AdaptiveLimiter(clock=clock, sleep=sleep) if mode == "adaptive" else None
+        #: Retries (attempts after the first, backoff or recovery) made by all calls so far.
+        self.retries = 0
 
     def deadline(self, total: float | None) -> float | None:
         return None if total is None else self.clock() + total
@@ -200,6 +202,7 @@ class Retrier:
                 if limiter is not None:
                     limiter.record(n, exc)
                 if recover is not None and await recover(exc, recovered):
+                    self.retries += 1
                     n += 1
                     continue
                 delay = self._retry_delay(n, exc, request_context)
@@ -211,6 +214,7 @@ class Retrier:
                 if logger.isEnabledFor(logging.DEBUG):
                     logger.debug("retrying attempt %d after %.3fs", n + 1, delay)
                 await self._sleep(delay)
+                self.retries += 1
                 n += 1
                 continue
             if limiter is not None:
