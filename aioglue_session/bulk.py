@@ -22,13 +22,9 @@ __all__ = ["iter_session_results"]
 Fetch = Callable[[str], Awaitable[Session]]
 
 
-async def _aiter_ids(ids: Iterable[Any] | AsyncIterable[Any]) -> AsyncGenerator[Any, None]:
-    if isinstance(ids, AsyncIterable):
-        async for item in ids:
-            yield item
-    else:
-        for item in ids:
-            yield item
+async def _from_sync(ids: Iterable[Any]) -> AsyncGenerator[Any, None]:
+    for item in ids:
+        yield item
 
 
 async def _one(fetch: Fetch, session_id: str) -> SessionResult:
@@ -53,7 +49,9 @@ async def iter_session_results(
     if not isinstance(concurrency, int) or isinstance(concurrency, bool) or concurrency < 1:
         raise ValueError(f"concurrency must be a positive int, not {concurrency!r}")
     loop = asyncio.get_running_loop()
-    source = _aiter_ids(ids)
+    source: AsyncIterator[Any] = (
+        aiter(ids) if isinstance(ids, AsyncIterable) else _from_sync(ids)
+    )
     seen: set[str] = set()
     pending: set[asyncio.Task[SessionResult]] = set()
     # Finished lookups queue here in completion order; one future wakes the generator. (Not
@@ -105,7 +103,10 @@ async def iter_session_results(
             task.cancel()
         if pending:
             await asyncio.gather(*pending, return_exceptions=True)
-        await source.aclose()
+        # Close the id source too (an async generator's ``finally`` runs now, not at GC).
+        aclose = getattr(source, "aclose", None)
+        if aclose is not None:
+            await aclose()
 
 
 def _result_of(task: asyncio.Task[SessionResult]) -> SessionResult:
