@@ -49,9 +49,7 @@ async def iter_session_results(
     if not isinstance(concurrency, int) or isinstance(concurrency, bool) or concurrency < 1:
         raise ValueError(f"concurrency must be a positive int, not {concurrency!r}")
     loop = asyncio.get_running_loop()
-    source: AsyncIterator[Any] = (
-        aiter(ids) if isinstance(ids, AsyncIterable) else _from_sync(ids)
-    )
+    source: AsyncIterator[Any] = aiter(ids) if isinstance(ids, AsyncIterable) else _from_sync(ids)
     seen: set[str] = set()
     pending: set[asyncio.Task[SessionResult]] = set()
     # Finished lookups queue here in completion order; one future wakes the generator. (Not
