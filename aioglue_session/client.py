@@ -13,7 +13,6 @@ import email.utils
 import logging
 import ssl
 import sys
-import time
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Iterable
 from datetime import datetime, timedelta, timezone
 from types import TracebackType
@@ -353,7 +352,7 @@ class GlueSessionClient:
         )
         timeout = self._request_timeout
         if deadline is not None:
-            remaining = deadline - time.monotonic()
+            remaining = deadline - self._retrier.clock()  # type: ignore[union-attr]
             if remaining <= 0:
                 raise ReadTimeoutError(endpoint_url=url, error="total timeout reached")
             timeout = aiohttp.ClientTimeout(
@@ -381,22 +380,15 @@ class GlueSessionClient:
                 code="ReplyTooLarge",
                 message=f"reply body exceeds max_reply_bytes={self._max_reply_bytes}",
             )
-        result_or_error: Session | GlueError
-        try:
-            result_or_error = parse_reply(status, reply_headers, data, retry_attempts=attempt - 1)
-        except GlueError as exc:
-            result_or_error = exc
+        session = parse_reply(status, reply_headers, data, retry_attempts=attempt - 1)
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug(
-                "GetSession attempt %d: HTTP %d %s request_id=%s",
+                "GetSession attempt %d: HTTP %d OK request_id=%s",
                 attempt,
                 status,
-                result_or_error.code if isinstance(result_or_error, GlueError) else "OK",
-                reply_headers.get("x-amzn-RequestId", ""),
+                reply_headers.get("x-amzn-RequestId", "-"),
             )
-        if isinstance(result_or_error, GlueError):
-            raise result_or_error
-        return result_or_error
+        return session
 
     async def _read_capped(self, response: aiohttp.ClientResponse) -> bytes | None:
         """The body, or ``None`` when it is larger than ``max_reply_bytes`` (not read whole)."""

@@ -66,6 +66,11 @@ class GlueError(ClientError):
     def __reduce__(self) -> tuple[Any, ...]:
         return type(self), (self.response, self.operation_name)
 
+    def refresh_message(self) -> None:
+        """Rebuild ``str(self)`` after ``response`` changed (retry metadata added)."""
+        fresh = ClientError(self.response, self.operation_name)  # type: ignore[arg-type]
+        self.args = fresh.args
+
     @property
     def code(self) -> str:
         return str(self.response.get("Error", {}).get("Code", ""))

@@ -27,7 +27,7 @@ from .errors import GlueError
 
 __all__ = ["AdaptiveLimiter", "Recovery", "Retrier"]
 
-logger = logging.getLogger("aioglue_session.retries")
+logger = logging.getLogger("aioglue_session")
 
 T = TypeVar("T")
 
@@ -202,17 +202,18 @@ class Retrier:
                 if limiter is not None:
                     limiter.record(n, exc)
                 if recover is not None and await recover(exc, recovered):
+                    _log_attempt(n, exc, "retrying at once after correcting it")
                     self.retries += 1
                     n += 1
                     continue
                 delay = self._retry_delay(n, exc, request_context)
                 if delay is None:
+                    _log_attempt(n, exc, "not retrying")
                     raise
                 if deadline is not None and self.clock() + delay > deadline:
-                    logger.debug("not retrying: backoff %.3fs would pass the total timeout", delay)
+                    _log_attempt(n, exc, f"not retrying: a {delay:.3f}s backoff passes the total")
                     raise
-                if logger.isEnabledFor(logging.DEBUG):
-                    logger.debug("retrying attempt %d after %.3fs", n + 1, delay)
+                _log_attempt(n, exc, f"retrying in {delay:.3f}s")
                 await self._sleep(delay)
                 self.retries += 1
                 n += 1
@@ -229,12 +230,14 @@ class Retrier:
         kwargs = _needs_retry_kwargs(attempt, exc)
         kwargs["request_dict"]["context"] = request_context
         context = self._adapter.create_retry_context(**kwargs)
-        if not self._policy.should_retry(context):
-            return None
-        if not self._quota_checker.acquire_retry_quota(context):
-            logger.debug("not retrying: the client's retry quota is exhausted")
-            return None
-        return float(self._policy.compute_retry_delay(context))
+        if self._policy.should_retry(context) and self._quota_checker.acquire_retry_quota(context):
+            return float(self._policy.compute_retry_delay(context))
+        # Stopping: put botocore's verdict (MaxAttemptsReached / RetryQuotaReached) into the
+        # error's ResponseMetadata, as boto3 does, and let the message say so.
+        self._adapter.adapt_retry_response_from_context(context)
+        if isinstance(exc, GlueError):
+            exc.refresh_message()
+        return None
 
 
 class _StandardConditions(standard.BaseRetryableChecker):
@@ -259,6 +262,24 @@ class _StandardConditions(standard.BaseRetryableChecker):
         return bool(
             self._max_attempts.is_retryable(context) and self._conditions.is_retryable(context)
         )
+
+
+def _log_attempt(attempt: int, exc: BaseException, decision: str) -> None:
+    """The DEBUG line for a failed attempt: number, status or exception, code, request id,
+    and what happens next. Error messages are left out: they can quote request data."""
+    if not logger.isEnabledFor(logging.DEBUG):
+        return
+    if isinstance(exc, GlueError):
+        logger.debug(
+            "GetSession attempt %d: HTTP %s %s request_id=%s; %s",
+            attempt,
+            exc.status_code,
+            exc.code,
+            exc.request_id or "-",
+            decision,
+        )
+    else:
+        logger.debug("GetSession attempt %d: %s; %s", attempt, type(exc).__name__, decision)
 
 
 def _backoff(
