@@ -1,0 +1,237 @@
+"""Region and endpoint resolution, compared with what boto3 resolves for the same settings."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import botocore.session
+import pytest
+from botocore.exceptions import InvalidRegionError, NoRegionError
+
+from aioglue_session import GlueSessionClient, RetryConfig
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
+    """No AWS settings from the machine: empty config files, no AWS_* variables, no IMDS."""
+    import os
+
+    for name in list(os.environ):
+        if name.startswith("AWS_"):
+            monkeypatch.delenv(name)
+    config = tmp_path / "config"
+    config.write_text("")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDENDPOINTS")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "endpoint-secret")
+    yield config
+
+
+PROFILE_CONFIG = """
+[default]
+region = eu-central-1
+
+[profile fips]
+region = us-west-2
+use_fips_endpoint = true
+
+[profile dual]
+region = ap-southeast-2
+use_dualstack_endpoint = true
+
+[profile both]
+region = us-east-1
+use_fips_endpoint = true
+use_dualstack_endpoint = true
+
+[profile custom]
+region = eu-west-1
+endpoint_url = http://127.0.0.1:4566
+
+[profile svc]
+region = eu-west-1
+services = local-glue
+
+[services local-glue]
+glue =
+  endpoint_url = http://127.0.0.1:5000
+"""
+
+# (case id, env vars, profile, region argument)
+CASES: list[tuple[str, dict[str, str], str | None, str | None]] = [
+    ("aws", {}, None, "us-east-1"),
+    ("aws-eu", {}, None, "eu-west-1"),
+    ("aws-cn", {}, None, "cn-north-1"),
+    ("aws-cn-northwest", {}, None, "cn-northwest-1"),
+    ("aws-us-gov", {}, None, "us-gov-west-1"),
+    ("aws-us-gov-east", {}, None, "us-gov-east-1"),
+    ("fips-env", {"AWS_USE_FIPS_ENDPOINT": "true"}, None, "us-east-1"),
+    ("fips-gov-env", {"AWS_USE_FIPS_ENDPOINT": "true"}, None, "us-gov-west-1"),
+    ("dualstack-env", {"AWS_USE_DUALSTACK_ENDPOINT": "true"}, None, "eu-west-1"),
+    ("dualstack-cn-env", {"AWS_USE_DUALSTACK_ENDPOINT": "true"}, None, "cn-north-1"),
+    ("default-region-env", {"AWS_DEFAULT_REGION": "sa-east-1"}, None, None),
+    ("profile-default-region", {}, None, None),
+    ("profile-fips", {}, "fips", None),
+    ("profile-dualstack", {}, "dual", None),
+    ("profile-fips-dualstack", {}, "both", None),
+    ("profile-endpoint-url", {}, "custom", None),
+    ("profile-services-section", {}, "svc", None),
+    ("env-endpoint-glue", {"AWS_ENDPOINT_URL_GLUE": "http://127.0.0.1:7000"}, None, "us-east-1"),
+    ("env-endpoint-global", {"AWS_ENDPOINT_URL": "https://proxy.internal:8443"}, None, "us-east-1"),
+    (
+        "env-glue-beats-global",
+        {"AWS_ENDPOINT_URL": "http://127.0.0.1:1", "AWS_ENDPOINT_URL_GLUE": "http://127.0.0.1:2"},
+        None,
+        "us-east-1",
+    ),
+    ("env-beats-profile", {"AWS_ENDPOINT_URL_GLUE": "http://127.0.0.1:3"}, "custom", None),
+    (
+        "ignore-configured",
+        {
+            "AWS_ENDPOINT_URL_GLUE": "http://127.0.0.1:4",
+            "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS": "true",
+        },
+        None,
+        "us-east-1",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("env", "profile", "region"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
+)
+async def test_endpoint_matches_boto3(
+    clean_env: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    env: dict[str, str],
+    profile: str | None,
+    region: str | None,
+) -> None:
+    clean_env.write_text(PROFILE_CONFIG)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    expected_client = boto3.Session(profile_name=profile).client("glue", region_name=region)
+    expected_url = expected_client.meta.endpoint_url
+    expected_region = expected_client.meta.region_name
+    async with GlueSessionClient(region=region, profile=profile) as glue:
+        assert glue.endpoint_url.rstrip("/") == expected_url.rstrip("/")
+        assert glue.region == expected_region
+
+
+async def test_endpoint_argument_beats_everything(
+    clean_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL_GLUE", "http://127.0.0.1:9")
+    async with GlueSessionClient(region="us-east-1", endpoint_url="https://example.test") as glue:
+        assert glue.endpoint_url == "https://example.test"
+
+
+async def test_aws_region_is_read_first(clean_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_REGION", "ap-northeast-1")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    async with GlueSessionClient() as glue:
+        assert glue.region == "ap-northeast-1"
+        assert glue.endpoint_url == "https://glue.ap-northeast-1.amazonaws.com"
+    async with GlueSessionClient(region="eu-north-1") as glue:
+        assert glue.region == "eu-north-1"
+
+
+async def test_no_region_raises_botocores_error(clean_env: Path) -> None:
+    with pytest.raises(NoRegionError):
+        async with GlueSessionClient():
+            pass
+
+
+@pytest.mark.parametrize(
+    "region",
+    ["us-east-1.evil.example/", "evil.example#", "us-east-1/../x", "a b", "-bad", "x" * 64],
+)
+async def test_region_that_could_change_the_host_is_refused(clean_env: Path, region: str) -> None:
+    with pytest.raises(InvalidRegionError):
+        async with GlueSessionClient(region=region):
+            pass
+
+
+@pytest.mark.parametrize(
+    "url", ["ftp://example.com", "file:///etc/passwd", "glue.example.com", "http://"]
+)
+def test_only_http_and_https_endpoints(url: str) -> None:
+    with pytest.raises(ValueError, match="http"):
+        GlueSessionClient(endpoint_url=url)
+
+
+async def test_configured_endpoint_with_bad_scheme_is_refused(
+    clean_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL_GLUE", "gopher://127.0.0.1:70")
+    with pytest.raises(ValueError, match="http"):
+        async with GlueSessionClient(region="us-east-1"):
+            pass
+
+
+async def test_retry_settings_from_env_and_profile(
+    clean_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clean_env.write_text("[default]\nregion = us-east-1\nretry_mode = adaptive\nmax_attempts = 7\n")
+    async with GlueSessionClient() as glue:
+        assert glue._retrier is not None
+        assert (glue._retrier.mode, glue._retrier.max_attempts) == ("adaptive", 7)
+    monkeypatch.setenv("AWS_RETRY_MODE", "standard")
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "2")
+    async with GlueSessionClient() as glue:
+        assert glue._retrier is not None
+        assert (glue._retrier.mode, glue._retrier.max_attempts) == ("standard", 2)
+    async with GlueSessionClient(retry=RetryConfig(mode="adaptive", max_attempts=4)) as glue:
+        assert glue._retrier is not None
+        assert (glue._retrier.mode, glue._retrier.max_attempts) == ("adaptive", 4)
+    async with GlueSessionClient(retry=RetryConfig(max_attempts=None)) as glue:
+        assert glue._retrier is not None
+        assert (glue._retrier.mode, glue._retrier.max_attempts) == ("standard", 2)
+
+
+async def test_defaults_without_any_retry_setting(clean_env: Path) -> None:
+    async with GlueSessionClient(region="us-east-1") as glue:
+        assert glue._retrier is not None
+        assert (glue._retrier.mode, glue._retrier.max_attempts) == ("standard", 3)
+
+
+async def test_ca_bundle_is_honoured(
+    clean_env: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import ssl
+
+    system_bundle = Path(ssl.get_default_verify_paths().openssl_cafile)
+    if not system_bundle.is_file():
+        pytest.skip("no system CA file to copy")
+    bundle = tmp_path / "bundle.pem"
+    bundle.write_bytes(system_bundle.read_bytes())
+    monkeypatch.setenv("AWS_CA_BUNDLE", str(bundle))
+    async with GlueSessionClient(region="us-east-1") as glue:
+        assert glue._settings is not None and glue._settings.verify == str(bundle)
+        connector: Any = glue._http.connector  # type: ignore[union-attr]
+        assert isinstance(connector._ssl, ssl.SSLContext)
+        assert connector._ssl.verify_mode == ssl.CERT_REQUIRED
+    monkeypatch.setenv("AWS_CA_BUNDLE", str(tmp_path / "missing.pem"))
+    with pytest.raises(OSError):
+        async with GlueSessionClient(region="us-east-1"):
+            pass
+
+
+async def test_tls_verification_is_on_by_default(clean_env: Path) -> None:
+    async with GlueSessionClient(region="us-east-1") as glue:
+        assert glue._settings is not None and glue._settings.verify is True
+        connector: Any = glue._http.connector  # type: ignore[union-attr]
+        assert connector._ssl is True  # aiohttp's default: verify with the system trust store
+
+
+async def test_botocore_session_supplies_profile_and_config(clean_env: Path) -> None:
+    clean_env.write_text(PROFILE_CONFIG)
+    session = botocore.session.Session(profile="fips")
+    async with GlueSessionClient(botocore_session=session) as glue:
+        assert glue.region == "us-west-2"
+        assert glue.endpoint_url == "https://glue-fips.us-west-2.amazonaws.com"
