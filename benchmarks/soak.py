@@ -1,0 +1,136 @@
+"""Soak: many lookups through one client against a faulty local server; nothing lost, memory flat.
+
+    python benchmarks/soak.py --lookups 200000
+
+One ``GlueSessionClient`` runs ``get_sessions`` over a lazy stream of ids (every 1,000th one
+invalid) against the fault-injection server (tests/faultserver.py) answering 5% of requests with a
+throttle and resetting 1% of connections. Memory (RSS and tracemalloc) is sampled at the end of
+each quarter; growth is last quarter vs. first. Loopback only; stops by itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import itertools
+import json
+import sys
+import time
+import tracemalloc
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+
+from faultserver import FaultServer
+
+from aioglue_session import GlueSessionClient, RetryConfig, Timeouts, errors
+
+
+def rss_bytes() -> int:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * 4096
+
+
+def ids(n: int) -> Iterator[str]:
+    for i in range(n):
+        yield f"soak\n{i}" if i % 1000 == 999 else f"soak-{i:07d}"
+
+
+async def soak(
+    lookups: int,
+    concurrency: int,
+    throttle: float,
+    reset: float,
+    trace: bool,
+    batch_size: int = 5_000,
+) -> dict[str, Any]:
+    if trace:
+        tracemalloc.start(1)
+    async with FaultServer(record=False) as server:
+        server.random_faults(throttle=throttle, reset=reset, seed=1)
+        async with GlueSessionClient(
+            endpoint_url=server.url,
+            region="us-east-1",
+            aws_access_key_id="AKIDSOAK",
+            aws_secret_access_key="soak-secret",
+            retry=RetryConfig(mode="standard", max_attempts=5),
+            timeouts=Timeouts(connect=5, read=5),
+            max_connections=concurrency,
+        ) as glue:
+            outcomes: Counter[str] = Counter()
+            answered = duplicates = 0
+            samples: list[tuple[int, int]] = []
+            quarter = max(lookups // 4, 1)
+            started = time.perf_counter()
+            stream = ids(lookups)
+            while answered < lookups:
+                # One bulk call per batch: get_sessions keeps the ids it has seen (to answer each
+                # distinct id once) for the length of the call, so a batch bounds that set.
+                batch = list(itertools.islice(stream, min(batch_size, lookups - answered)))
+                seen: set[str] = set()
+                async for result in glue.get_sessions(batch, concurrency=concurrency):
+                    duplicates += result.id in seen
+                    seen.add(result.id)
+                    if result.ok:
+                        outcomes["ok"] += 1
+                    elif isinstance(result.error, errors.ParamValidationError):
+                        outcomes["invalid id refused"] += 1
+                    else:
+                        code = getattr(result.error, "code", type(result.error).__name__)
+                        outcomes[f"failed: {code}"] += 1
+                    answered += 1
+                lost_in_batch = len(set(batch)) - len(seen)
+                if lost_in_batch:
+                    raise AssertionError(f"{lost_in_batch} ids lost in a batch")
+                del batch, seen
+                if answered >= quarter * (len(samples) + 1):
+                    # Sample between batches, so only what the client keeps is measured.
+                    gc.collect()
+                    traced = tracemalloc.get_traced_memory()[0] if trace else 0
+                    samples.append((rss_bytes(), traced))
+            elapsed = time.perf_counter() - started
+            retries = glue._retrier.retries if glue._retrier else 0
+            quota = glue.retry_quota
+    if trace:
+        tracemalloc.stop()
+    first, last = samples[0], samples[-1]
+    return {
+        "lookups": lookups,
+        "answered": answered,
+        "ids_lost": lookups - answered,
+        "duplicates": duplicates,
+        "outcomes": dict(outcomes),
+        "faults_injected": {"throttles": server.throttled_count, "resets": server.reset_count},
+        "retries": retries,
+        "retry_quota_left": quota,
+        "elapsed_s": round(elapsed, 1),
+        "lookups_per_s": round(lookups / elapsed),
+        "rss_mib_first_last": [round(first[0] / 2**20, 1), round(last[0] / 2**20, 1)],
+        "rss_growth_pct": round(100 * (last[0] - first[0]) / first[0], 2),
+        "tracemalloc_kib_first_last": [first[1] // 1024, last[1] // 1024] if trace else None,
+        "tracemalloc_growth_pct": round(100 * (last[1] - first[1]) / first[1], 2)
+        if trace
+        else None,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lookups", type=int, default=200_000)
+    parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--throttle", type=float, default=0.05, help="share of throttled replies")
+    parser.add_argument("--reset", type=float, default=0.01, help="share of reset connections")
+    parser.add_argument("--no-tracemalloc", action="store_true", help="faster, RSS only")
+    args = parser.parse_args()
+    report = asyncio.run(
+        soak(args.lookups, args.concurrency, args.throttle, args.reset, not args.no_tracemalloc)
+    )
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
