@@ -1,15 +1,24 @@
-"""SigV4 signing of GetSession requests with botocore's own signer.
+"""SigV4 signing of GetSession requests with botocore's own signer, without its per-request cost.
 
-``GlueSigner`` is :class:`botocore.auth.SigV4Auth`; the only things it adds are an explicit
-signing time (so a skewed clock can be corrected and tests can pin the time) and no DEBUG logging
-of the canonical request, which botocore's ``add_auth`` does and which would print the session
-token. The headers it produces are byte-identical to ``SigV4Auth.add_auth`` for the same request
-and time (``tests/test_signing.py`` holds it to that).
+``GlueSigner`` is :class:`botocore.auth.SigV4Auth`. Every GetSession request a client sends has the
+same method, URL, signed header names, credentials and user agent; only the signing time and the
+body change. So, once per (credentials, region, URL, user agent), the signer runs botocore's own
+``canonical_request`` over a prototype ``AWSRequest`` and keeps the canonical request cut at its
+two variable points (the ``x-amz-date`` value and the payload hash). Per request it fills those
+in, hashes, and signs with a signing key derived by botocore's ``_sign`` chain, cached per day.
+That takes a few microseconds instead of the ~45 µs of ``add_auth`` (which builds and normalises an
+``AWSRequest`` and its headers each time, and derives the key with four HMACs).
+
+The output is byte-identical to ``SigV4Auth.add_auth`` for the same request and time:
+``tests/test_signing.py`` checks that over generated ids, bodies, hosts, regions, keys, tokens,
+user agents and times. Nothing here logs: botocore's ``add_auth`` logs the canonical request at
+DEBUG, which would print the session token.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from hashlib import sha256
 
 from botocore.auth import SIGV4_TIMESTAMP, SigV4Auth
 from botocore.awsrequest import AWSRequest
@@ -20,16 +29,101 @@ from .protocol import CONTENT_TYPE, TARGET
 __all__ = ["GlueSigner", "sign_get_session"]
 
 SERVICE = "glue"
+# A stand-in signing time for the prototype: 16 characters like a real one, and it cannot occur
+# in a canonical request otherwise (header values there are whitespace-trimmed, dates are digits).
+_DATE_MARK = "00000000T000000@"
 
 
 class GlueSigner(SigV4Auth):
-    """botocore's SigV4 signer with the signing time passed in."""
+    """botocore's SigV4 signer for one client's GetSession requests.
 
-    def __init__(self, credentials: ReadOnlyCredentials, region_name: str) -> None:
+    ``headers(body, amz_date)`` returns the request headers, ``Authorization`` included, that
+    ``add_auth`` would give an ``AWSRequest(POST url, body)`` signed at ``amz_date``.
+    """
+
+    def __init__(
+        self,
+        credentials: ReadOnlyCredentials,
+        region_name: str,
+        url: str = "https://glue.us-east-1.amazonaws.com/",
+        user_agent: str = "",
+    ) -> None:
         super().__init__(credentials, SERVICE, region_name)
+        self.url = url
+        self.user_agent = user_agent
+        prototype = self._request(url, b"", user_agent)
+        prototype.context["timestamp"] = _DATE_MARK
+        self._modify_request_before_signing(prototype)  # type: ignore[attr-defined]
+        # botocore's canonical request of a bodyless prototype ends in the empty-payload hash.
+        canonical = self.canonical_request(prototype)
+        canonical = canonical[: canonical.rindex("\n") + 1]
+        date_line = f"\nx-amz-date:{_DATE_MARK}\n"
+        if canonical.count(date_line) != 1:  # pragma: no cover - botocore changed its layout
+            raise RuntimeError("unexpected canonical request layout from botocore")
+        before, after = canonical.split(date_line)
+        self._canonical_before = before + "\nx-amz-date:"
+        self._canonical_after = "\n" + after
+        self._credential_scope_tail = "/" + self.credential_scope(prototype).split("/", 1)[1]
+        self._auth_head = f"AWS4-HMAC-SHA256 Credential={credentials.access_key}/"
+        signed = self.signed_headers(self.headers_to_sign(prototype))
+        self._auth_tail = f", SignedHeaders={signed}, Signature="
+        self._base_headers = {
+            k: v for k, v in prototype.headers.items() if k not in ("X-Amz-Date", "Authorization")
+        }
+        self._token = credentials.token
+        self._keys: dict[str, bytes] = {}
+
+    @staticmethod
+    def _request(url: str, body: bytes, user_agent: str) -> AWSRequest:
+        return AWSRequest(
+            method="POST",
+            url=url,
+            data=body,
+            headers={
+                "X-Amz-Target": TARGET,
+                "Content-Type": CONTENT_TYPE,
+                "User-Agent": user_agent,
+            },
+        )
+
+    def _signing_key(self, day: str) -> bytes:
+        """botocore's ``signature`` key derivation, cached per date stamp."""
+        key = self._keys.get(day)
+        if key is None:
+            secret = self.credentials.secret_key
+            k_date = self._sign(f"AWS4{secret}".encode(), day)
+            k_region = self._sign(k_date, self._region_name)
+            k_service = self._sign(k_region, self._service_name)
+            key = self._sign(k_service, "aws4_request")
+            if len(self._keys) > 3:
+                self._keys.clear()
+            self._keys[day] = key
+        return key
+
+    def headers(self, body: bytes, amz_date: str) -> dict[str, str]:
+        """The signed headers of a GetSession POST of ``body`` at ``amz_date`` (YYYYMMDDTHHMMSSZ)."""
+        day = amz_date[:8]
+        canonical = (
+            self._canonical_before + amz_date + self._canonical_after + sha256(body).hexdigest()
+        )
+        string_to_sign = (
+            f"AWS4-HMAC-SHA256\n{amz_date}\n{day}{self._credential_scope_tail}\n"
+            + sha256(canonical.encode("utf-8")).hexdigest()
+        )
+        signature = self._sign(self._signing_key(day), string_to_sign, hex=True)
+        headers = self._base_headers.copy()
+        headers["X-Amz-Date"] = amz_date
+        if self._token:
+            # add_auth puts the token after the date; keep its header order.
+            del headers["X-Amz-Security-Token"]
+            headers["X-Amz-Security-Token"] = self._token
+        headers["Authorization"] = (
+            f"{self._auth_head}{day}{self._credential_scope_tail}{self._auth_tail}{signature}"
+        )
+        return headers
 
     def sign_at(self, request: AWSRequest, now: datetime) -> None:
-        """``SigV4Auth.add_auth`` at time ``now`` (naive or aware UTC)."""
+        """``SigV4Auth.add_auth`` at time ``now``, on a full ``AWSRequest`` (the slow path)."""
         request.context["timestamp"] = now.strftime(SIGV4_TIMESTAMP)
         self._modify_request_before_signing(request)  # type: ignore[attr-defined]
         canonical_request = self.canonical_request(request)
@@ -46,16 +140,6 @@ def sign_get_session(
     now: datetime,
     user_agent: str,
 ) -> dict[str, str]:
-    """The headers of one signed GetSession POST to ``url``."""
-    request = AWSRequest(
-        method="POST",
-        url=url,
-        data=body,
-        headers={
-            "X-Amz-Target": TARGET,
-            "Content-Type": CONTENT_TYPE,
-            "User-Agent": user_agent,
-        },
-    )
-    GlueSigner(credentials, region).sign_at(request, now)
-    return dict(request.headers.items())
+    """The headers of one signed GetSession POST to ``url`` (one-off; clients keep a signer)."""
+    signer = GlueSigner(credentials, region, url, user_agent)
+    return signer.headers(body, now.strftime(SIGV4_TIMESTAMP))
