@@ -21,6 +21,7 @@ from typing import Any
 import aiohttp
 import botocore
 import botocore.session
+from botocore.auth import SIGV4_TIMESTAMP
 from botocore.credentials import Credentials
 from botocore.exceptions import (
     ConnectionClosedError,
@@ -45,7 +46,7 @@ from .protocol import (
     validate_session_id,
 )
 from .retries import Retrier
-from .signing import sign_get_session
+from .signing import GlueSigner
 from .waiter import wait_for_session
 
 __all__ = ["GlueSessionClient"]
@@ -134,6 +135,7 @@ class GlueSessionClient:
         self._url = ""
         self._request_timeout: aiohttp.ClientTimeout | None = None
         self._skew = timedelta(0)
+        self._signer: GlueSigner | None = None
         self._calls: set[asyncio.Task[Any]] = set()
         self._open_lock: asyncio.Lock | None = None
 
@@ -170,7 +172,11 @@ class GlueSessionClient:
         """Everything at start-up that reads files; runs in a worker thread."""
         session = self._botocore_session
         if session is None:
-            session = botocore.session.Session(profile=self._profile)
+            # With explicit keys the session is only read for settings, never used to create
+            # clients (the assume-role and SSO providers do that), so it needs no event handlers.
+            session = botocore.session.Session(
+                profile=self._profile, include_builtin_handlers=self._explicit is None
+            )
         elif self._profile is not None:
             session.set_config_variable("profile", self._profile)
         settings = resolve_settings(
@@ -180,7 +186,8 @@ class GlueSessionClient:
             retry=self._retry_config,
         )
         ssl_context: ssl.SSLContext | bool = True
-        if isinstance(settings.verify, str):
+        if isinstance(settings.verify, str) and settings.endpoint_url.startswith("https:"):
+            # (Loading a CA bundle takes ~15 ms; a plain-http endpoint never needs it.)
             ssl_context = ssl.create_default_context(cafile=settings.verify)
         return session, settings, ssl_context
 
@@ -347,9 +354,11 @@ class GlueSessionClient:
             raise ClientClosedError("this GlueSessionClient is closed")
         credentials = await self._credentials.get()
         url = self._url
-        headers = sign_get_session(
-            url, body, credentials, self._settings.region, self._signing_time(), USER_AGENT
-        )
+        signer = self._signer
+        if signer is None or signer.credentials is not credentials:
+            # One signer per set of frozen credentials: a refresh brings a new one.
+            signer = self._signer = GlueSigner(credentials, self._settings.region, url, USER_AGENT)
+        headers = signer.headers(body, self._signing_time().strftime(SIGV4_TIMESTAMP))
         timeout = self._request_timeout
         if deadline is not None:
             remaining = deadline - self._retrier.clock()  # type: ignore[union-attr]

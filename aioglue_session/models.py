@@ -8,6 +8,7 @@ reads a reply; unstructuring gives back exactly what boto3's ``get_session()["Se
 from __future__ import annotations
 
 import enum
+import functools
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
@@ -202,6 +203,19 @@ def _connections_out(value: Sequence[str]) -> dict[str, list[str]]:
     return {"Connections": list(value)}
 
 
+def _overrides(cls: type[Any]) -> dict[str, Any]:
+    overrides = {f.name: override(rename=wire_name(f.name)) for f in attrs.fields(cls)}
+    if cls is Session:
+        overrides["connections"] = override(
+            rename="Connections", struct_hook=_connections_in, unstruct_hook=_connections_out
+        )
+        overrides["default_arguments"] = override(
+            rename="DefaultArguments", struct_hook=_string_map, unstruct_hook=dict
+        )
+        overrides["status"] = override(rename="Status", struct_hook=_status)
+    return overrides
+
+
 def _make_converter(detailed: bool) -> cattrs.Converter:
     conv = cattrs.Converter(detailed_validation=detailed, forbid_extra_keys=False)
     conv.register_structure_hook(str, _strict_str)
@@ -211,31 +225,29 @@ def _make_converter(detailed: bool) -> cattrs.Converter:
     conv.register_unstructure_hook(datetime, lambda dt: dt)  # boto3 hands back datetimes
     conv.register_unstructure_hook(SessionStatus, lambda s: s.value)
 
-    def renames(cls: type[Any]) -> dict[str, Any]:
-        return {f.name: override(rename=wire_name(f.name)) for f in attrs.fields(cls)}
+    # cattrs generates (compiles) each class's functions the first time the class is converted,
+    # not at import: a process that never calls to_dict() never pays for it.
+    def is_model(cls: Any) -> bool:
+        return cls is Session or cls is SessionCommand
 
-    for cls in (SessionCommand, Session):
-        overrides = renames(cls)
-        if cls is Session:
-            overrides["connections"] = override(
-                rename="Connections", struct_hook=_connections_in, unstruct_hook=_connections_out
-            )
-            overrides["default_arguments"] = override(
-                rename="DefaultArguments", struct_hook=_string_map, unstruct_hook=dict
-            )
-            overrides["status"] = override(rename="Status", struct_hook=_status)
-        conv.register_structure_hook(
-            cls,
-            make_dict_structure_fn(cls, conv, _cattrs_detailed_validation=detailed, **overrides),
+    def structure_fn(cls: type[Any]) -> Any:
+        return make_dict_structure_fn(
+            cls, conv, _cattrs_detailed_validation=detailed, **_overrides(cls)
         )
-        conv.register_unstructure_hook(
-            cls,
-            make_dict_unstructure_fn(cls, conv, _cattrs_omit_if_default=True, **overrides),
-        )
+
+    def unstructure_fn(cls: type[Any]) -> Any:
+        return make_dict_unstructure_fn(cls, conv, _cattrs_omit_if_default=True, **_overrides(cls))
+
+    conv.register_structure_hook_factory(is_model, structure_fn)
+    conv.register_unstructure_hook_factory(is_model, unstructure_fn)
     return conv
 
 
 #: The converter: wire/boto3 dicts <-> models. Fast path, no per-field error bookkeeping.
 converter = _make_converter(detailed=False)
-#: Same mapping with cattrs' detailed validation, used only to name the bad field of a bad reply.
-detailed_converter = _make_converter(detailed=True)
+
+
+@functools.cache
+def detailed_converter() -> cattrs.Converter:
+    """The same mapping with cattrs' detailed validation; only used to name a bad reply's field."""
+    return _make_converter(detailed=True)

@@ -218,7 +218,7 @@ def parse_reply(
     except Exception:
         pass
     try:
-        detailed_converter.structure(raw, Session)
+        detailed_converter().structure(raw, Session)
         where = "?"
     except cattrs.BaseValidationError as exc:
         where = _field_path(exc)

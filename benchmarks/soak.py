@@ -3,31 +3,64 @@
     python benchmarks/soak.py --lookups 200000
 
 One ``GlueSessionClient`` runs ``get_sessions`` over a lazy stream of ids (every 1,000th one
-invalid) against the fault-injection server (tests/faultserver.py) answering 5% of requests with a
-throttle and resetting 1% of connections. Memory (RSS and tracemalloc) is sampled at the end of
-each quarter; growth is last quarter vs. first. Loopback only; stops by itself.
+invalid) against the fault-injection server (tests/faultserver.py, in its own process so that its
+memory is not counted) answering 5% of requests with a throttle and resetting 1% of connections.
+Memory (RSS and tracemalloc) is sampled at the end of each quarter; growth is last quarter vs.
+first. Loopback only; stops by itself.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
 import itertools
 import json
+import subprocess
 import sys
 import time
 import tracemalloc
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-
-from faultserver import FaultServer
+import aiohttp
 
 from aioglue_session import GlueSessionClient, RetryConfig, Timeouts, errors
+
+FAULT_SERVER = Path(__file__).resolve().parent.parent / "tests" / "faultserver.py"
+
+
+@contextlib.asynccontextmanager
+async def fault_server_process(throttle: float, reset: float) -> AsyncIterator[str]:
+    """The fault server in a child process; yields its URL, stops it on exit."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(FAULT_SERVER),
+        "--throttle",
+        str(throttle),
+        "--reset",
+        str(reset),
+        stdout=subprocess.PIPE,
+    )
+    try:
+        assert proc.stdout is not None
+        line = await asyncio.wait_for(proc.stdout.readline(), 30)
+        if not line.startswith(b"http://127.0.0.1:"):
+            raise RuntimeError(f"fault server did not start: {line!r}")
+        yield line.decode().strip()
+    finally:
+        if proc.returncode is None:
+            proc.terminate()
+        await proc.wait()
+
+
+async def server_stats(url: str) -> dict[str, int]:
+    async with aiohttp.ClientSession() as http, http.get(url + "/__stats") as reply:
+        stats: dict[str, int] = await reply.json()
+        return stats
 
 
 def rss_bytes() -> int:
@@ -50,10 +83,9 @@ async def soak(
 ) -> dict[str, Any]:
     if trace:
         tracemalloc.start(1)
-    async with FaultServer(record=False) as server:
-        server.random_faults(throttle=throttle, reset=reset, seed=1)
+    async with fault_server_process(throttle, reset) as url:
         async with GlueSessionClient(
-            endpoint_url=server.url,
+            endpoint_url=url,
             region="us-east-1",
             aws_access_key_id="AKIDSOAK",
             aws_secret_access_key="soak-secret",
@@ -95,6 +127,7 @@ async def soak(
             elapsed = time.perf_counter() - started
             retries = glue._retrier.retries if glue._retrier else 0
             quota = glue.retry_quota
+        stats = await server_stats(url)
     if trace:
         tracemalloc.stop()
     first, last = samples[0], samples[-1]
@@ -104,7 +137,8 @@ async def soak(
         "ids_lost": lookups - answered,
         "duplicates": duplicates,
         "outcomes": dict(outcomes),
-        "faults_injected": {"throttles": server.throttled_count, "resets": server.reset_count},
+        "requests_served": stats["received"],
+        "faults_injected": {"throttles": stats["throttles"], "resets": stats["resets"]},
         "retries": retries,
         "retry_quota_left": quota,
         "elapsed_s": round(elapsed, 1),

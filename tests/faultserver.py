@@ -229,6 +229,7 @@ class FaultServer:
 
     async def __aenter__(self) -> FaultServer:
         app = web.Application(client_max_size=1024**2)
+        app.router.add_get("/__stats", self._stats)
         app.router.add_post("/{tail:.*}", self._handle)
         self._runner = web.AppRunner(
             app, access_log=None, handle_signals=False, shutdown_timeout=0.1
@@ -268,6 +269,18 @@ class FaultServer:
             if roll < p_throttle + p_reset:
                 return reset_before_headers()
         return self.default
+
+    async def _stats(self, request: web.Request) -> web.Response:
+        return web.json_response(self.stats())
+
+    def stats(self) -> dict[str, int]:
+        return {
+            "received": self.received,
+            "ok": self.ok_count,
+            "throttles": self.throttled_count,
+            "resets": self.reset_count,
+            "max_in_flight": self.max_in_flight,
+        }
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         task = asyncio.current_task()
@@ -392,3 +405,23 @@ class FaultServer:
                 pass
             return response
         raise AssertionError(f"unknown action {kind}")
+
+
+async def _serve(throttle_share: float, reset_share: float, seed: int) -> None:
+    async with FaultServer(record=False) as server:
+        server.random_faults(throttle=throttle_share, reset=reset_share, seed=seed)
+        print(server.url, flush=True)
+        await asyncio.Event().wait()  # until the parent terminates us
+
+
+if __name__ == "__main__":
+    # A separate-process fault server for long runs (benchmarks/soak.py): prints its URL on
+    # stdout, serves GET /__stats, and runs until terminated.
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--throttle", type=float, default=0.05)
+    parser.add_argument("--reset", type=float, default=0.01)
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+    asyncio.run(_serve(args.throttle, args.reset, args.seed))

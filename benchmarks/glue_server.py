@@ -1,0 +1,110 @@
+"""A fast Glue-like GetSession endpoint for benchmarks: run it in its own process.
+
+    python benchmarks/glue_server.py          # prints "http://127.0.0.1:<port>", serves until killed
+
+It speaks just enough HTTP/1.1 (keep-alive, ``Content-Length`` bodies, no pipelining needed) to
+answer ``AWSGlue.GetSession`` with a realistic, full session document carrying the requested id, as
+Glue does. It does not check signatures: the benchmark measures the clients, and a server that
+costs as little as possible per request keeps it from being the bottleneck. Written on a bare
+``asyncio.Protocol`` so one server core outruns any one client core.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import uuid
+
+SESSION = {
+    "Id": "",
+    "CreatedOn": 1732400000.123,
+    "Status": "READY",
+    "ErrorMessage": "",
+    "Description": "interactive session for the nightly ETL",
+    "Role": "arn:aws:iam::123456789012:role/GlueInteractiveSessionRole",
+    "Command": {"Name": "glueetl", "PythonVersion": "3"},
+    "DefaultArguments": {
+        "--enable-glue-datacatalog": "true",
+        "--job-language": "python",
+        "--TempDir": "s3://aws-glue-temporary-123456789012-us-east-1/admin",
+    },
+    "Connections": {"Connections": ["vpc-connection-a"]},
+    "Progress": 0.0,
+    "MaxCapacity": 5.0,
+    "SecurityConfiguration": "default-security",
+    "GlueVersion": "4.0",
+    "NumberOfWorkers": 5,
+    "WorkerType": "G.1X",
+    "CompletedOn": 1732403600.5,
+    "ExecutionTime": 3600.0,
+    "DPUSeconds": 18000.0,
+    "IdleTimeout": 60,
+    "ProfileName": "default",
+    "SessionType": "SPARK_CONNECT",
+}
+
+# The reply body with the id cut out: head + json(id) + tail.
+_HEAD, _TAIL = json.dumps({"Session": SESSION}, separators=(",", ":")).encode().split(b'""', 1)
+_REQUEST_ID = str(uuid.uuid4()).encode()
+
+
+def reply_for(body: bytes) -> bytes:
+    try:
+        doc = json.loads(body)
+        session_id = doc["Id"]
+        if not isinstance(session_id, str):
+            raise TypeError
+    except (ValueError, KeyError, TypeError):
+        payload = b'{"__type":"InvalidInputException","message":"bad request"}'
+        status = b"400 Bad Request"
+    else:
+        payload = _HEAD + json.dumps(session_id).encode() + _TAIL
+        status = b"200 OK"
+    return (
+        b"HTTP/1.1 " + status + b"\r\nContent-Type: application/x-amz-json-1.1\r\n"
+        b"x-amzn-RequestId: " + _REQUEST_ID + b"\r\n"
+        b"Content-Length: " + str(len(payload)).encode() + b"\r\n\r\n" + payload
+    )
+
+
+class GlueProtocol(asyncio.Protocol):
+    def __init__(self) -> None:
+        self.buffer = b""
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        while True:
+            end = self.buffer.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            head = self.buffer[:end].lower()
+            length = 0
+            start = head.find(b"\r\ncontent-length:")
+            if start >= 0:
+                stop = head.find(b"\r\n", start + 2)
+                length = int(head[start + 17 : stop if stop >= 0 else None])
+            total = end + 4 + length
+            if len(self.buffer) < total:
+                return
+            body = self.buffer[end + 4 : total]
+            self.buffer = self.buffer[total:]
+            assert self.transport is not None
+            self.transport.write(reply_for(body))
+
+
+async def serve(port: int = 0) -> None:
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(GlueProtocol, "127.0.0.1", port, backlog=4096)
+    print(f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}", flush=True)
+    async with server:
+        await server.serve_forever()
+
+
+if __name__ == "__main__":
+    asyncio.run(serve(int(sys.argv[1]) if len(sys.argv) > 1 else 0))
