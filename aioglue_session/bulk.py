@@ -21,6 +21,9 @@ __all__ = ["iter_session_results"]
 
 Fetch = Callable[[str], Awaitable[Session]]
 
+#: New lookups started between two yields to the event loop.
+_START_BATCH = 64
+
 
 async def _from_sync(ids: Iterable[Any]) -> AsyncGenerator[Any, None]:
     for item in ids:
@@ -63,6 +66,7 @@ async def iter_session_results(
             wakeup.set_result(None)
 
     exhausted = False
+    started = 0
     try:
         while True:
             # Fill free slots. Ids that are not strings are answered at once, without a slot.
@@ -87,6 +91,11 @@ async def iter_session_results(
                 task = loop.create_task(_one(fetch, item), name=item)
                 task.add_done_callback(on_done)
                 pending.add(task)
+                started += 1
+                if started % _START_BATCH == 0:
+                    # Let the loop run between batches of new lookups: filling 10,000 free
+                    # slots in one go would otherwise stall every other task on the loop.
+                    await asyncio.sleep(0)
             if not finished:
                 if not pending:
                     return

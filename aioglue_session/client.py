@@ -13,6 +13,7 @@ import email.utils
 import logging
 import ssl
 import sys
+import time
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Iterable
 from datetime import datetime, timedelta, timezone
 from types import TracebackType
@@ -21,7 +22,6 @@ from typing import Any
 import aiohttp
 import botocore
 import botocore.session
-from botocore.auth import SIGV4_TIMESTAMP
 from botocore.credentials import Credentials
 from botocore.exceptions import (
     ConnectionClosedError,
@@ -135,8 +135,11 @@ class GlueSessionClient:
         self._url = ""
         self._request_timeout: aiohttp.ClientTimeout | None = None
         self._skew = timedelta(0)
+        self._date_second = -1
+        self._date_text = ""
         self._signer: GlueSigner | None = None
         self._calls: set[asyncio.Task[Any]] = set()
+        self._slots = asyncio.Semaphore(max_connections)
         self._open_lock: asyncio.Lock | None = None
 
     # --- lifecycle -------------------------------------------------------------------------------
@@ -344,10 +347,41 @@ class GlueSessionClient:
 
     # --- one attempt -----------------------------------------------------------------------------
 
-    def _signing_time(self) -> datetime:
-        return datetime.now(timezone.utc).replace(tzinfo=None) + self._skew
+    def _amz_date(self) -> str:
+        """The signing time (``YYYYMMDDTHHMMSSZ``, corrected for clock skew), made once a second."""
+        second = int(time.time() + self._skew.total_seconds())
+        if second != self._date_second:
+            self._date_second = second
+            self._date_text = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(second))
+        return self._date_text
 
     async def _attempt(self, body: bytes, attempt: int, deadline: float | None) -> Session:
+        """One attempt, once one of the client's ``max_connections`` send slots is free.
+
+        Calls beyond ``max_connections`` wait here, before anything is built or signed, so a
+        queued call holds a few hundred bytes rather than a prepared request, and every request
+        is signed just before it goes out.
+        """
+        slots = self._slots
+        if slots.locked():
+            if deadline is None:
+                await slots.acquire()
+            else:
+                remaining = deadline - self._retrier.clock()  # type: ignore[union-attr]
+                try:
+                    await asyncio.wait_for(slots.acquire(), max(remaining, 0))
+                except asyncio.TimeoutError:
+                    raise ReadTimeoutError(
+                        endpoint_url=self._url, error="total timeout reached waiting for a slot"
+                    ) from None
+        else:
+            await slots.acquire()  # free: returns at once
+        try:
+            return await self._send(body, attempt, deadline)
+        finally:
+            slots.release()
+
+    async def _send(self, body: bytes, attempt: int, deadline: float | None) -> Session:
         assert self._credentials is not None and self._settings is not None
         http = self._http
         if http is None or self._state != _OPEN:
@@ -358,7 +392,7 @@ class GlueSessionClient:
         if signer is None or signer.credentials is not credentials:
             # One signer per set of frozen credentials: a refresh brings a new one.
             signer = self._signer = GlueSigner(credentials, self._settings.region, url, USER_AGENT)
-        headers = signer.headers(body, self._signing_time().strftime(SIGV4_TIMESTAMP))
+        headers = signer.headers(body, self._amz_date())
         timeout = self._request_timeout
         if deadline is not None:
             remaining = deadline - self._retrier.clock()  # type: ignore[union-attr]

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import enum
 import functools
+import types
+import typing
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
@@ -216,6 +218,27 @@ def _overrides(cls: type[Any]) -> dict[str, Any]:
     return overrides
 
 
+def _optional_str(value: Any, _: Any) -> str | None:
+    if value is None or value.__class__ is str:
+        return value
+    return _strict_str(value, _)
+
+
+def _optional_float(value: Any, _: Any) -> float | None:
+    if value is None or value.__class__ is float:
+        return value
+    return _strict_float(value, _)
+
+
+def _optional_int(value: Any, _: Any) -> int | None:
+    if value is None or value.__class__ is int:
+        return value
+    return _strict_int(value, _)
+
+
+_OPTIONAL_FAST = {str: _optional_str, float: _optional_float, int: _optional_int}
+
+
 def _make_converter(detailed: bool) -> cattrs.Converter:
     conv = cattrs.Converter(detailed_validation=detailed, forbid_extra_keys=False)
     conv.register_structure_hook(str, _strict_str)
@@ -239,6 +262,29 @@ def _make_converter(detailed: bool) -> cattrs.Converter:
         return make_dict_unstructure_fn(cls, conv, _cattrs_omit_if_default=True, **_overrides(cls))
 
     conv.register_structure_hook_factory(is_model, structure_fn)
+
+    def is_optional(cls: Any) -> bool:
+        args = typing.get_args(cls)
+        return (
+            typing.get_origin(cls) in (typing.Union, types.UnionType)
+            and len(args) == 2
+            and type(None) in args
+        )
+
+    def optional_fn(cls: Any) -> Any:
+        # X | None straight to X's hook: cattrs' generic optional handler dispatches per value.
+        inner_type = next(arg for arg in typing.get_args(cls) if arg is not type(None))
+        fast = _OPTIONAL_FAST.get(inner_type)
+        if fast is not None:
+            return fast
+        inner = conv.get_structure_hook(inner_type)
+
+        def structure_optional(value: Any, _: Any) -> Any:
+            return None if value is None else inner(value, inner_type)
+
+        return structure_optional
+
+    conv.register_structure_hook_factory(is_optional, optional_fn)
     conv.register_unstructure_hook_factory(is_model, unstructure_fn)
     return conv
 

@@ -38,11 +38,23 @@ SESSION_ID_RE = re.compile("[\t\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]{
 # OrchestrationNameString: 1-128 of [.\-_A-Za-z0-9].
 REQUEST_ORIGIN_RE = re.compile(r"[.\-_A-Za-z0-9]{1,128}")
 
+# json.dumps' own C string encoder (ensure_ascii=True): non-ASCII and controls are escaped.
+_encode_string = json.encoder.encode_basestring_ascii
+
 #: Bytes of a non-JSON error body kept in the error message.
 EXCERPT_LEN = 200
 
 
 def validate_session_id(session_id: object) -> str:
+    if (
+        session_id.__class__ is str
+        and 0 < len(session_id) <= 255
+        and session_id.isascii()
+        and session_id.isprintable()
+    ):
+        # The common case, decided without the regex: printable ASCII is U+0020..U+007E, all
+        # inside the Glue pattern.
+        return session_id
     if not isinstance(session_id, str):
         raise ParamValidationError(
             f"Invalid type for parameter Id, value: {session_id!r:.80}, "
@@ -78,11 +90,15 @@ def validate_request_origin(request_origin: object) -> str | None:
 
 
 def encode_request(session_id: str, request_origin: str | None = None) -> bytes:
-    """The compact JSON 1.1 body for already-validated parameters (as botocore writes it)."""
-    body: dict[str, str] = {"Id": session_id}
+    """The compact JSON 1.1 body for already-validated parameters (as botocore writes it).
+
+    Byte for byte ``json.dumps({"Id": ..., "RequestOrigin": ...}, separators=(",", ":"))``:
+    the same C string encoder, without building an encoder object per request.
+    """
+    body = '{"Id":' + _encode_string(session_id)
     if request_origin is not None:
-        body["RequestOrigin"] = request_origin
-    return json.dumps(body, separators=(",", ":")).encode()
+        body += ',"RequestOrigin":' + _encode_string(request_origin)
+    return (body + "}").encode()
 
 
 # --- replies -------------------------------------------------------------------------------------

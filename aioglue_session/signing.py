@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from hashlib import sha256
+from typing import TYPE_CHECKING, Any
 
 from botocore.auth import SIGV4_TIMESTAMP, SigV4Auth
 from botocore.awsrequest import AWSRequest
@@ -40,6 +41,12 @@ class GlueSigner(SigV4Auth):
     ``headers(body, amz_date)`` returns the request headers, ``Authorization`` included, that
     ``add_auth`` would give an ``AWSRequest(POST url, body)`` signed at ``amz_date``.
     """
+
+    if TYPE_CHECKING:  # SigV4Auth internals that botocore-stubs leaves out
+        _region_name: str
+        _service_name: str
+
+        def _sign(self, key: bytes, msg: str, hex: bool = False) -> Any: ...
 
     def __init__(
         self,
@@ -101,7 +108,7 @@ class GlueSigner(SigV4Auth):
         return key
 
     def headers(self, body: bytes, amz_date: str) -> dict[str, str]:
-        """The signed headers of a GetSession POST of ``body`` at ``amz_date`` (YYYYMMDDTHHMMSSZ)."""
+        """The signed headers of a POST of ``body`` at ``amz_date`` (``YYYYMMDDTHHMMSSZ``)."""
         day = amz_date[:8]
         canonical = (
             self._canonical_before + amz_date + self._canonical_after + sha256(body).hexdigest()

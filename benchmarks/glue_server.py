@@ -1,6 +1,9 @@
 """A fast Glue-like GetSession endpoint for benchmarks: run it in its own process.
 
-    python benchmarks/glue_server.py          # prints "http://127.0.0.1:<port>", serves until killed
+    python benchmarks/glue_server.py [--delay SECONDS]   # prints "http://127.0.0.1:<port>"
+
+It serves until killed. ``--delay`` holds every reply for that long, like a service far away
+(used to keep thousands of lookups in flight at once).
 
 It speaks just enough HTTP/1.1 (keep-alive, ``Content-Length`` bodies, no pipelining needed) to
 answer ``AWSGlue.GetSession`` with a realistic, full session document carrying the requested id, as
@@ -13,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sys
 import uuid
 
 SESSION = {
@@ -69,6 +71,8 @@ def reply_for(body: bytes) -> bytes:
 
 
 class GlueProtocol(asyncio.Protocol):
+    delay = 0.0
+
     def __init__(self) -> None:
         self.buffer = b""
         self.transport: asyncio.Transport | None = None
@@ -95,10 +99,18 @@ class GlueProtocol(asyncio.Protocol):
             body = self.buffer[end + 4 : total]
             self.buffer = self.buffer[total:]
             assert self.transport is not None
-            self.transport.write(reply_for(body))
+            if self.delay:
+                asyncio.get_running_loop().call_later(self.delay, self._write, reply_for(body))
+            else:
+                self.transport.write(reply_for(body))
+
+    def _write(self, reply: bytes) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(reply)
 
 
-async def serve(port: int = 0) -> None:
+async def serve(port: int = 0, delay: float = 0.0) -> None:
+    GlueProtocol.delay = delay
     loop = asyncio.get_running_loop()
     server = await loop.create_server(GlueProtocol, "127.0.0.1", port, backlog=4096)
     print(f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}", flush=True)
@@ -107,4 +119,10 @@ async def serve(port: int = 0) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(serve(int(sys.argv[1]) if len(sys.argv) > 1 else 0))
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--delay", type=float, default=0.0, help="seconds to hold each reply")
+    args = parser.parse_args()
+    asyncio.run(serve(args.port, args.delay))

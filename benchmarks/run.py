@@ -80,10 +80,32 @@ class Heartbeat:
         self._task.cancel()
 
 
+class InFlight:
+    """Counts lookups between call and return; ``peak`` is the most at once."""
+
+    def __init__(self) -> None:
+        self.now = self.peak = 0
+
+    def wrap(self, call: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+        async def counted(*args: Any, **kwargs: Any) -> Any:
+            self.now += 1
+            self.peak = max(self.peak, self.now)
+            try:
+                return await call(*args, **kwargs)
+            finally:
+                self.now -= 1
+
+        return counted
+
+
+IN_FLIGHT = InFlight()
+
+
 async def workers(ids: list[str], concurrency: int, one: Callable[[str], Awaitable[bool]]) -> int:
     """C tasks pulling from one shared iterator: the leanest way to hold C calls in flight."""
     source = iter(ids)
     ok = 0
+    one = IN_FLIGHT.wrap(one)
 
     async def worker() -> None:
         nonlocal ok
@@ -95,7 +117,9 @@ async def workers(ids: list[str], concurrency: int, one: Callable[[str], Awaitab
     return ok
 
 
-async def run_aioglue(url: str, ids: list[str], concurrency: int, mode: str) -> dict[str, Any]:
+async def run_aioglue(
+    url: str, ids: list[str], concurrency: int, pool: int, mode: str
+) -> dict[str, Any]:
     from aioglue_session import GlueSessionClient
 
     async with GlueSessionClient(
@@ -103,11 +127,13 @@ async def run_aioglue(url: str, ids: list[str], concurrency: int, mode: str) -> 
         region=REGION,
         aws_access_key_id=KEY_ID,
         aws_secret_access_key=SECRET,
-        max_connections=concurrency,
+        max_connections=pool,
     ) as glue:
         if mode == "cold":
             await glue.get_session(ids[0])
             return {}
+        # get_sessions calls glue.get_session per id: count those calls in flight.
+        glue.get_session = IN_FLIGHT.wrap(glue.get_session)  # type: ignore[method-assign]
 
         async def bulk(batch: list[str]) -> int:
             ok = 0
@@ -115,10 +141,12 @@ async def run_aioglue(url: str, ids: list[str], concurrency: int, mode: str) -> 
                 ok += result.ok
             return ok
 
-        return await measure(bulk, ids, concurrency)
+        return await measure(bulk, ids, pool)
 
 
-async def run_aiobotocore(url: str, ids: list[str], concurrency: int, mode: str) -> dict[str, Any]:
+async def run_aiobotocore(
+    url: str, ids: list[str], concurrency: int, pool: int, mode: str
+) -> dict[str, Any]:
     from aiobotocore.config import AioConfig
     from aiobotocore.session import get_session
 
@@ -129,7 +157,7 @@ async def run_aiobotocore(url: str, ids: list[str], concurrency: int, mode: str)
         endpoint_url=url,
         aws_access_key_id=KEY_ID,
         aws_secret_access_key=SECRET,
-        config=AioConfig(max_pool_connections=concurrency),
+        config=AioConfig(max_pool_connections=pool),
     ) as glue:
         if mode == "cold":
             await glue.get_session(Id=ids[0])
@@ -142,14 +170,16 @@ async def run_aiobotocore(url: str, ids: list[str], concurrency: int, mode: str)
         async def bulk(batch: list[str]) -> int:
             return await workers(batch, concurrency, one)
 
-        return await measure(bulk, ids, concurrency)
+        return await measure(bulk, ids, pool)
 
 
-async def run_floor(url: str, ids: list[str], concurrency: int, mode: str) -> dict[str, Any]:
+async def run_floor(
+    url: str, ids: list[str], concurrency: int, pool: int, mode: str
+) -> dict[str, Any]:
     import aiohttp
 
     headers = {"X-Amz-Target": "AWSGlue.GetSession", "Content-Type": "application/x-amz-json-1.1"}
-    connector = aiohttp.TCPConnector(limit=concurrency)
+    connector = aiohttp.TCPConnector(limit=pool)
     async with aiohttp.ClientSession(connector=connector) as http:
 
         async def one(session_id: str) -> bool:
@@ -165,14 +195,15 @@ async def run_floor(url: str, ids: list[str], concurrency: int, mode: str) -> di
         async def bulk(batch: list[str]) -> int:
             return await workers(batch, concurrency, one)
 
-        return await measure(bulk, ids, concurrency)
+        return await measure(bulk, ids, pool)
 
 
 async def measure(
-    bulk: Callable[[list[str]], Awaitable[int]], ids: list[str], concurrency: int
+    bulk: Callable[[list[str]], Awaitable[int]], ids: list[str], pool: int
 ) -> dict[str, Any]:
-    warm = min(len(ids), max(2 * concurrency, 200))
+    warm = min(len(ids), max(2 * pool, 200))
     await bulk([f"warm-up-{i}" for i in range(warm)])  # open the pool, fill caches
+    IN_FLIGHT.peak = 0
     with Heartbeat() as heartbeat:
         cpu0, wall0 = time.process_time(), time.perf_counter()
         ok = await bulk(ids)
@@ -184,18 +215,19 @@ async def measure(
         "lookups_per_s": len(ids) / wall,
         "max_stall_ms": 1e3 * heartbeat.worst,
         "peak_rss_mib": peak_rss_mib(),
+        "peak_in_flight": IN_FLIGHT.peak,
     }
 
 
 RUNNERS = {"aioglue": run_aioglue, "aiobotocore": run_aiobotocore, "floor": run_floor}
 
 
-def child(kind: str, url: str, lookups: int, concurrency: int, mode: str) -> None:
+def child(kind: str, url: str, lookups: int, concurrency: int, pool: int, mode: str) -> None:
     ids = session_ids(lookups)
     # Cold start: the runners import their client library themselves, so this spans exactly
     # import + client creation + first lookup (the harness's own stdlib imports are done).
     wall0, cpu0 = time.perf_counter(), time.process_time()
-    result = asyncio.run(RUNNERS[kind](url, ids, concurrency, mode))
+    result = asyncio.run(RUNNERS[kind](url, ids, concurrency, pool, mode))
     if mode == "cold":
         result = {
             "cold_start_ms": 1e3 * (time.perf_counter() - wall0),
@@ -209,9 +241,11 @@ def child(kind: str, url: str, lookups: int, concurrency: int, mode: str) -> Non
 
 
 @contextmanager
-def glue_server() -> Iterator[str]:
+def glue_server(delay: float = 0.0) -> Iterator[str]:
     proc = subprocess.Popen(
-        [sys.executable, str(HERE / "glue_server.py")], stdout=subprocess.PIPE, text=True
+        [sys.executable, str(HERE / "glue_server.py"), "--delay", str(delay)],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert proc.stdout is not None
@@ -224,9 +258,12 @@ def glue_server() -> Iterator[str]:
         proc.wait(10)
 
 
-def in_child(kind: str, url: str, lookups: int, concurrency: int, mode: str) -> dict[str, Any]:
+def in_child(
+    kind: str, url: str, lookups: int, concurrency: int, mode: str, pool: int | None = None
+) -> dict[str, Any]:
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child", kind, "--url", url]
     cmd += ["--lookups", str(lookups), "--concurrency", str(concurrency), "--mode", mode]
+    cmd += ["--pool", str(pool or concurrency)]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
     if done.returncode != 0:
         raise RuntimeError(f"{kind} {mode} run failed:\n{done.stderr[-3000:]}")
@@ -259,20 +296,32 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=64, help="C for the main table")
     parser.add_argument("--repeat", type=int, help="repetitions (medians are reported)")
     parser.add_argument("--inflight", type=int, help="lookups in flight at once for peak RSS")
+    parser.add_argument(
+        "--inflight-pool", type=int, default=1000, help="connections in the in-flight run"
+    )
+    parser.add_argument(
+        "--inflight-latency",
+        type=float,
+        default=0.5,
+        help="seconds the server holds each reply in the in-flight run",
+    )
     parser.add_argument("--sweep", default="1,4,16,64,256", help="concurrencies for the plot")
     parser.add_argument("--out", type=Path, default=HERE / "results", help="results folder")
     parser.add_argument("--no-plot", action="store_true")
     parser.add_argument("--child", choices=CLIENTS, help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--mode", default="throughput", help=argparse.SUPPRESS)
+    parser.add_argument("--pool", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(args.child, args.url, args.lookups, args.concurrency, args.mode)
+        pool = args.pool or args.concurrency
+        child(args.child, args.url, args.lookups, args.concurrency, pool, args.mode)
         return
 
     lookups = args.lookups or (1_000 if args.quick else 10_000)
     repeat = args.repeat or (1 if args.quick else 3)
     inflight = args.inflight or (1_000 if args.quick else 10_000)
+    inflight_pool = min(args.inflight_pool, inflight)
     sweep = [int(c) for c in args.sweep.split(",")]
     sweep_lookups = max(lookups // 4, 200) if args.quick else lookups // 2
     clients = [kind for kind in CLIENTS if available(kind)]
@@ -285,6 +334,8 @@ def main() -> None:
             "concurrency": args.concurrency,
             "repeat": repeat,
             "inflight": inflight,
+            "inflight_pool": inflight_pool,
+            "inflight_latency_s": args.inflight_latency,
             "sweep": sweep,
             "sweep_lookups": sweep_lookups,
             "python": platform.python_version(),
@@ -293,7 +344,7 @@ def main() -> None:
         "clients": {},
         "sweep": {},
     }
-    with glue_server() as url:
+    with glue_server() as url, glue_server(args.inflight_latency) as slow_url:
         runs: dict[str, dict[str, list[dict[str, Any]]]] = {
             kind: {"throughput": [], "inflight": [], "cold": []} for kind in clients
         }
@@ -303,8 +354,13 @@ def main() -> None:
                 runs[kind]["throughput"].append(
                     in_child(kind, url, lookups, args.concurrency, "throughput")
                 )
-                print(f"[{rep + 1}/{repeat}] {kind}: {inflight} lookups in flight")
-                runs[kind]["inflight"].append(in_child(kind, url, inflight, inflight, "throughput"))
+                print(
+                    f"[{rep + 1}/{repeat}] {kind}: {inflight} lookups in flight over "
+                    f"{inflight_pool} connections"
+                )
+                runs[kind]["inflight"].append(
+                    in_child(kind, slow_url, inflight, inflight, "throughput", inflight_pool)
+                )
                 runs[kind]["cold"].append(in_child(kind, url, 1, 1, "cold"))
         for kind in clients:
             main_run = medians(runs[kind]["throughput"])
@@ -314,6 +370,7 @@ def main() -> None:
                 "max_stall_ms": main_run["max_stall_ms"],
                 "peak_rss_mib_inflight": medians(runs[kind]["inflight"])["peak_rss_mib"],
                 "max_stall_ms_inflight": medians(runs[kind]["inflight"])["max_stall_ms"],
+                "peak_in_flight": medians(runs[kind]["inflight"])["peak_in_flight"],
                 "cold_start_ms": medians(runs[kind]["cold"])["cold_start_ms"],
                 "cold_start_cpu_ms": medians(runs[kind]["cold"])["cold_start_cpu_ms"],
             }
@@ -349,7 +406,10 @@ def render_table(report: dict[str, Any]) -> str:
     ours = clients["aioglue"]
     floor = clients["floor"]
     boto = clients.get("aiobotocore")
-    header = "| metric | aioglue-session | aiobotocore | floor (bare aiohttp) | ours / floor | ours / aiobotocore |"
+    header = (
+        "| metric | aioglue-session | aiobotocore | floor (bare aiohttp) "
+        "| ours / floor | ours / aiobotocore |"
+    )
     lines = [
         f"{settings['lookups']:,} lookups at C={settings['concurrency']}, medians of "
         f"{settings['repeat']} runs; Python {settings['python']}, {settings['machine']}",

@@ -17,6 +17,7 @@ import contextlib
 import gc
 import itertools
 import json
+import statistics
 import subprocess
 import sys
 import time
@@ -79,8 +80,10 @@ async def soak(
     throttle: float,
     reset: float,
     trace: bool,
-    batch_size: int = 5_000,
+    batch_size: int | None = None,
 ) -> dict[str, Any]:
+    # About 20 batches, so each quarter of the run has several memory samples.
+    batch_size = batch_size or max(min(lookups // 20, 5_000), 100)
     if trace:
         tracemalloc.start(1)
     async with fault_server_process(throttle, reset) as url:
@@ -95,8 +98,7 @@ async def soak(
         ) as glue:
             outcomes: Counter[str] = Counter()
             answered = duplicates = 0
-            samples: list[tuple[int, int]] = []
-            quarter = max(lookups // 4, 1)
+            samples: list[tuple[int, int, int]] = []  # (answered, rss, traced)
             started = time.perf_counter()
             stream = ids(lookups)
             while answered < lookups:
@@ -104,7 +106,10 @@ async def soak(
                 # distinct id once) for the length of the call, so a batch bounds that set.
                 batch = list(itertools.islice(stream, min(batch_size, lookups - answered)))
                 seen: set[str] = set()
+                batch_set = set(batch)
                 async for result in glue.get_sessions(batch, concurrency=concurrency):
+                    if result.id not in batch_set:
+                        raise AssertionError(f"a result for an id never asked: {result.id!r}")
                     duplicates += result.id in seen
                     seen.add(result.id)
                     if result.ok:
@@ -115,22 +120,25 @@ async def soak(
                         code = getattr(result.error, "code", type(result.error).__name__)
                         outcomes[f"failed: {code}"] += 1
                     answered += 1
-                lost_in_batch = len(set(batch)) - len(seen)
+                lost_in_batch = len(batch_set) - len(seen)
                 if lost_in_batch:
                     raise AssertionError(f"{lost_in_batch} ids lost in a batch")
-                del batch, seen
-                if answered >= quarter * (len(samples) + 1):
-                    # Sample between batches, so only what the client keeps is measured.
-                    gc.collect()
-                    traced = tracemalloc.get_traced_memory()[0] if trace else 0
-                    samples.append((rss_bytes(), traced))
+                del batch, seen, batch_set
+                # Sample between batches, so only what the client keeps is measured.
+                gc.collect()
+                traced = tracemalloc.get_traced_memory()[0] if trace else 0
+                samples.append((answered, rss_bytes(), traced))
             elapsed = time.perf_counter() - started
             retries = glue._retrier.retries if glue._retrier else 0
             quota = glue.retry_quota
         stats = await server_stats(url)
     if trace:
         tracemalloc.stop()
-    first, last = samples[0], samples[-1]
+    # Memory of the first quarter of the run vs. the last: the median of each quarter's samples.
+    first_q = [x for x in samples if x[0] <= lookups / 4] or samples[:1]
+    last_q = [x for x in samples if x[0] > 3 * lookups / 4] or samples[-1:]
+    first = (0, statistics.median(x[1] for x in first_q), statistics.median(x[2] for x in first_q))
+    last = (0, statistics.median(x[1] for x in last_q), statistics.median(x[2] for x in last_q))
     return {
         "lookups": lookups,
         "answered": answered,
@@ -143,10 +151,13 @@ async def soak(
         "retry_quota_left": quota,
         "elapsed_s": round(elapsed, 1),
         "lookups_per_s": round(lookups / elapsed),
-        "rss_mib_first_last": [round(first[0] / 2**20, 1), round(last[0] / 2**20, 1)],
-        "rss_growth_pct": round(100 * (last[0] - first[0]) / first[0], 2),
-        "tracemalloc_kib_first_last": [first[1] // 1024, last[1] // 1024] if trace else None,
-        "tracemalloc_growth_pct": round(100 * (last[1] - first[1]) / first[1], 2)
+        "memory_samples": len(samples),
+        "rss_mib_first_last_quarter": [round(first[1] / 2**20, 1), round(last[1] / 2**20, 1)],
+        "rss_growth_pct": round(100 * (last[1] - first[1]) / first[1], 2),
+        "tracemalloc_kib_first_last_quarter": [round(first[2] / 1024), round(last[2] / 1024)]
+        if trace
+        else None,
+        "tracemalloc_growth_pct": round(100 * (last[2] - first[2]) / first[2], 2)
         if trace
         else None,
     }

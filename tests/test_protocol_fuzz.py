@@ -135,6 +135,29 @@ def test_validator_matches_the_glue_pattern(candidate: str) -> None:
 
 
 @FUZZ
+@given(st.text(alphabet=st.characters(max_codepoint=0x7F), max_size=300))
+def test_validator_ascii_fast_path_matches_the_glue_pattern(candidate: str) -> None:
+    # ASCII ids take a path without the regex; it must agree with the pattern at every edge
+    # (controls, TAB, DEL, the empty and the 256-character id).
+    try:
+        validate_session_id(candidate)
+        accepted = True
+    except errors.ParamValidationError:
+        accepted = False
+    assert accepted == (NAME_STRING.fullmatch(candidate) is not None)
+
+
+@FUZZ
+@given(st.text(max_size=300), st.none() | st.text(max_size=140))
+def test_request_body_is_what_json_dumps_writes(session_id: str, origin: str | None) -> None:
+    body: dict[str, str] = {"Id": session_id}
+    if origin is not None:
+        body["RequestOrigin"] = origin
+    expected = json.dumps(body, separators=(",", ":")).encode()
+    assert encode_request(session_id, origin) == expected
+
+
+@FUZZ
 @given(st.text(alphabet=st.characters(codec="utf-8"), max_size=140))
 def test_request_origin_matches_its_pattern(candidate: str) -> None:
     allowed = ORCHESTRATION_NAME.fullmatch(candidate) is not None

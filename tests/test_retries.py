@@ -194,7 +194,7 @@ async def test_every_attempt_is_signed_afresh(
     instant(glue)
     ticks = iter(range(100))
     base = datetime(2026, 1, 1, 12, 0, 0)
-    glue._signing_time = lambda: base + timedelta(seconds=next(ticks))  # type: ignore[method-assign]
+    glue._amz_date = lambda: f"{base + timedelta(seconds=next(ticks)):%Y%m%dT%H%M%SZ}"  # type: ignore[method-assign]
     fault_server.script([throttle(), server_error(500), ok()])
     await glue.get_session("s-1")
     dates = [r.amz_date for r in fault_server.requests]
