@@ -35,7 +35,7 @@ FAULT_SERVER = Path(__file__).resolve().parent.parent / "tests" / "faultserver.p
 
 
 @contextlib.asynccontextmanager
-async def fault_server_process(throttle: float, reset: float) -> AsyncIterator[str]:
+async def fault_server_process(throttle: float, reset: float, seed: int = 1) -> AsyncIterator[str]:
     """The fault server in a child process; yields its URL, stops it on exit."""
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -44,6 +44,8 @@ async def fault_server_process(throttle: float, reset: float) -> AsyncIterator[s
         str(throttle),
         "--reset",
         str(reset),
+        "--seed",
+        str(seed),
         stdout=subprocess.PIPE,
     )
     try:
@@ -81,12 +83,13 @@ async def soak(
     reset: float,
     trace: bool,
     batch_size: int | None = None,
+    seed: int = 1,
 ) -> dict[str, Any]:
     # About 20 batches, so each quarter of the run has several memory samples.
     batch_size = batch_size or max(min(lookups // 20, 5_000), 100)
     if trace:
         tracemalloc.start(1)
-    async with fault_server_process(throttle, reset) as url:
+    async with fault_server_process(throttle, reset, seed) as url:
         async with GlueSessionClient(
             endpoint_url=url,
             region="us-east-1",
@@ -98,6 +101,7 @@ async def soak(
         ) as glue:
             outcomes: Counter[str] = Counter()
             answered = duplicates = 0
+            failures: list[str] = []
             samples: list[tuple[int, int, int]] = []  # (answered, rss, traced)
             started = time.perf_counter()
             stream = ids(lookups)
@@ -119,6 +123,8 @@ async def soak(
                     else:
                         code = getattr(result.error, "code", type(result.error).__name__)
                         outcomes[f"failed: {code}"] += 1
+                        if len(failures) < 10:
+                            failures.append(f"{result.id}: {result.error}"[:300])
                     answered += 1
                 lost_in_batch = len(batch_set) - len(seen)
                 if lost_in_batch:
@@ -145,8 +151,11 @@ async def soak(
         "ids_lost": lookups - answered,
         "duplicates": duplicates,
         "outcomes": dict(outcomes),
+        "failures": failures,
         "requests_served": stats["received"],
         "faults_injected": {"throttles": stats["throttles"], "resets": stats["resets"]},
+        "ids_that_met_a_fault": stats["ids_faulted"],
+        "most_faults_one_id_met": stats["most_faults_one_id"],
         "retries": retries,
         "retry_quota_left": quota,
         "elapsed_s": round(elapsed, 1),
@@ -170,9 +179,17 @@ def main() -> None:
     parser.add_argument("--throttle", type=float, default=0.05, help="share of throttled replies")
     parser.add_argument("--reset", type=float, default=0.01, help="share of reset connections")
     parser.add_argument("--no-tracemalloc", action="store_true", help="faster, RSS only")
+    parser.add_argument("--seed", type=int, default=1, help="the fault server's random seed")
     args = parser.parse_args()
     report = asyncio.run(
-        soak(args.lookups, args.concurrency, args.throttle, args.reset, not args.no_tracemalloc)
+        soak(
+            args.lookups,
+            args.concurrency,
+            args.throttle,
+            args.reset,
+            not args.no_tracemalloc,
+            seed=args.seed,
+        )
     )
     print(json.dumps(report, indent=2))
 

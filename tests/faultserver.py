@@ -13,7 +13,7 @@ import json
 import random
 import time
 import uuid
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -197,6 +197,7 @@ class FaultServer:
         self._bucket_at = 0.0
         self._random: tuple[float, float, random.Random] | None = None
         self.received = 0
+        self.faults_by_id: Counter[str] = Counter()
         self.ok_count = 0
         self.throttled_count = 0
         self.reset_count = 0
@@ -222,6 +223,7 @@ class FaultServer:
     def reset_stats(self) -> None:
         self.requests.clear()
         self.received = 0
+        self.faults_by_id.clear()
         self.max_in_flight = self.in_flight
         self.ok_count = self.throttled_count = self.reset_count = 0
 
@@ -280,6 +282,8 @@ class FaultServer:
             "throttles": self.throttled_count,
             "resets": self.reset_count,
             "max_in_flight": self.max_in_flight,
+            "ids_faulted": len(self.faults_by_id),
+            "most_faults_one_id": max(self.faults_by_id.values(), default=0),
         }
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
@@ -308,7 +312,10 @@ class FaultServer:
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
-            return await self._reply(request, self._next_action(), session_id or "unknown")
+            action = self._next_action()
+            if action.kind != "ok" and session_id:
+                self.faults_by_id[session_id] += 1
+            return await self._reply(request, action, session_id or "unknown")
         finally:
             self.in_flight -= 1
             self._handlers.discard(task)

@@ -19,22 +19,30 @@ LOOKUPS = int(os.environ.get("AIOGLUE_SOAK_LOOKUPS", "10000"))
 
 
 async def test_soak_loses_nothing_and_memory_stays_flat() -> None:
-    report = await soak(LOOKUPS, concurrency=64, throttle=0.05, reset=0.01, trace=True)
+    report = await soak(LOOKUPS, concurrency=64, throttle=0.05, reset=0.01, trace=True, seed=2)
 
-    # Every id answered exactly once; every 1,000th id is invalid and refused, the rest succeed
-    # (a fault only fails a lookup after 5 attempts, which at 6% fault rate is ~1e-6 per id).
+    # Every id answered exactly once; every 1,000th id is invalid and refused before sending.
     assert report["answered"] == LOOKUPS
     assert report["ids_lost"] == 0
     assert report["duplicates"] == 0
     invalid = LOOKUPS // 1000
-    assert report["outcomes"]["invalid id refused"] == invalid
-    assert report["outcomes"]["ok"] == LOOKUPS - invalid, report["outcomes"]
+    outcomes = dict(report["outcomes"])
+    assert outcomes.pop("invalid id refused") == invalid
+    ok = outcomes.pop("ok")
+    # A lookup fails only when one id meets a fault on all 5 attempts (p ~ 1e-6 per id at a 6%
+    # fault rate): allowed, as a typed error saying so, and rare.
+    failed = sum(outcomes.values())
+    assert ok + failed == LOOKUPS - invalid
+    assert set(outcomes) <= {"failed: ThrottlingException", "failed: ConnectionClosedError"}
+    assert failed <= 2, report["failures"]
 
-    # The faults really happened and were ridden through with retries.
+    # The faults really happened and each was ridden through with one retry (except the last
+    # fault of a failed lookup); ids met several faults in a row and still came through.
     faults = report["faults_injected"]
     assert faults["throttles"] > LOOKUPS * 0.03
     assert faults["resets"] > LOOKUPS * 0.004
-    assert report["retries"] == faults["throttles"] + faults["resets"]
+    assert report["retries"] == faults["throttles"] + faults["resets"] - failed
+    assert report["most_faults_one_id_met"] >= 2
     assert report["requests_served"] == LOOKUPS - invalid + report["retries"]
     assert report["retry_quota_left"] == 500  # refunded on success, as in botocore
 
