@@ -4,16 +4,10 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import (
-    AsyncGenerator,
-    AsyncIterable,
-    AsyncIterator,
-    Awaitable,
-    Callable,
-    Iterable,
-)
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
 from typing import Any
 
+from ._slots import Slots
 from .errors import ParamValidationError
 from .models import Session, SessionResult
 
@@ -21,20 +15,9 @@ __all__ = ["iter_session_results"]
 
 Fetch = Callable[[str], Awaitable[Session]]
 
-#: New lookups started between two yields to the event loop.
+#: Workers started between two yields to the event loop.
 _START_BATCH = 64
-
-
-async def _from_sync(ids: Iterable[Any]) -> AsyncGenerator[Any, None]:
-    for item in ids:
-        yield item
-
-
-async def _one(fetch: Fetch, session_id: str) -> SessionResult:
-    try:
-        return SessionResult(id=session_id, session=await fetch(session_id))
-    except Exception as exc:  # one id's failure is that id's result
-        return SessionResult(id=session_id, error=exc)
+_END = object()
 
 
 async def iter_session_results(
@@ -45,79 +28,135 @@ async def iter_session_results(
 ) -> AsyncIterator[SessionResult]:
     """Yield one ``SessionResult`` per distinct id, in completion order.
 
-    Ids are pulled lazily: a new id is taken only when a slot is free, so at most ``concurrency``
-    lookups are in flight and a huge generator is never held in memory (only the set of ids seen,
-    for de-duplication). Leaving the ``async for`` early cancels and awaits every lookup in flight.
+    Up to ``concurrency`` worker tasks each take the next id, look it up and hand the result
+    over, so at most ``concurrency`` lookups are in flight. Ids are pulled lazily: a worker takes
+    a new id only while fewer than ``concurrency`` results are in flight or waiting to be
+    consumed, so a huge generator is never held in memory (only the set of ids seen, for
+    de-duplication) and a slow consumer holds the lookups back. Leaving the ``async for`` early
+    cancels and awaits every worker and closes an async id source.
     """
     if not isinstance(concurrency, int) or isinstance(concurrency, bool) or concurrency < 1:
         raise ValueError(f"concurrency must be a positive int, not {concurrency!r}")
     loop = asyncio.get_running_loop()
-    source: AsyncIterator[Any] = aiter(ids) if isinstance(ids, AsyncIterable) else _from_sync(ids)
+    source: Any
+    if isinstance(ids, AsyncIterable):
+        is_async, source = True, aiter(ids)
+    else:
+        is_async, source = False, iter(ids)
+    pull_lock = asyncio.Lock()  # an async iterator must not be advanced by two tasks at once
     seen: set[str] = set()
-    pending: set[asyncio.Task[SessionResult]] = set()
-    # Finished lookups queue here in completion order; one future wakes the generator. (Not
-    # asyncio.wait: it re-scans every pending task on each wake-up, O(concurrency) per result.)
-    finished: deque[asyncio.Task[SessionResult]] = deque()
+    # Credits: results in flight or delivered but not yet consumed. A worker needs one to take
+    # an id; the consumer gives it back when it takes the result.
+    credits = Slots(concurrency)
+    ready: deque[SessionResult] = deque()
+    workers: set[asyncio.Task[None]] = set()
     wakeup: asyncio.Future[None] | None = None
+    exhausted = False
+    failure: list[BaseException] = []  # the id source raised: re-raised to the consumer
 
-    def on_done(task: asyncio.Task[SessionResult]) -> None:
-        finished.append(task)
+    def wake() -> None:
         if wakeup is not None and not wakeup.done():
             wakeup.set_result(None)
 
-    exhausted = False
-    started = 0
-    try:
-        while True:
-            # Fill free slots. Ids that are not strings are answered at once, without a slot.
-            while not exhausted and len(pending) < concurrency:
+    async def pull() -> Any:
+        """The next id from the source, or ``_END``."""
+        nonlocal exhausted
+        if exhausted:
+            return _END
+        if not is_async:
+            item = next(source, _END)
+        else:
+            async with pull_lock:
+                if exhausted:
+                    return _END
                 try:
                     item = await source.__anext__()
                 except StopAsyncIteration:
-                    exhausted = True
-                    break
-                if not isinstance(item, str):
-                    yield SessionResult(
-                        id=str(item),
-                        error=ParamValidationError(
-                            f"Invalid type for parameter Id, value: {item!r:.80}, "
-                            f"type: {type(item).__name__}, valid types: str"
-                        ),
-                    )
-                    continue
-                if item in seen:
-                    continue
+                    item = _END
+        if item is _END:
+            exhausted = True
+        return item
+
+    async def worker() -> None:
+        try:
+            while True:
+                if not credits.try_take():
+                    await credits.take()
+                while True:  # the next distinct, well-typed id
+                    item = await pull()
+                    if item is _END:
+                        credits.give()
+                        return
+                    if not isinstance(item, str):
+                        # Not a string: answered at once, without a lookup.
+                        ready.append(
+                            SessionResult(
+                                id=str(item),
+                                error=ParamValidationError(
+                                    f"Invalid type for parameter Id, value: {item!r:.80}, "
+                                    f"type: {type(item).__name__}, valid types: str"
+                                ),
+                            )
+                        )
+                        wake()
+                        if not credits.try_take():
+                            await credits.take()
+                        continue
+                    if item not in seen:
+                        break
                 seen.add(item)
-                task = loop.create_task(_one(fetch, item), name=item)
-                task.add_done_callback(on_done)
-                pending.add(task)
-                started += 1
-                if started % _START_BATCH == 0:
-                    # Let the loop run between batches of new lookups: filling 10,000 free
-                    # slots in one go would otherwise stall every other task on the loop.
+                try:
+                    result = SessionResult(id=item, session=await fetch(item))
+                except Exception as exc:  # one id's failure is that id's result
+                    result = SessionResult(id=item, error=exc)
+                except asyncio.CancelledError:
+                    if not cancelling:
+                        # Cancelled from outside (not by us): still exactly one result.
+                        ready.append(SessionResult(id=item, error=asyncio.CancelledError()))
+                    raise
+                ready.append(result)
+                wake()
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:  # the id source failed
+            failure.append(exc)
+        finally:
+            workers.discard(asyncio.current_task())
+            wake()
+
+    cancelling = False
+    try:
+        while True:
+            # Start workers in batches, yielding to the loop between batches, until there are
+            # `concurrency` of them or the source has run dry.
+            if len(workers) < concurrency and not exhausted:
+                for _ in range(min(_START_BATCH, concurrency - len(workers))):
+                    workers.add(loop.create_task(worker()))
+                if len(workers) < concurrency:
                     await asyncio.sleep(0)
-            if not finished:
-                if not pending:
-                    return
+            if failure:
+                raise failure[0]
+            if ready:
+                result = ready.popleft()
+                credits.give()
+                yield result
+                continue
+            if not workers and (exhausted or failure):
+                if failure:
+                    raise failure[0]
+                return
+            if len(workers) >= concurrency or exhausted:
                 wakeup = loop.create_future()
                 await wakeup
                 wakeup = None
-            task = finished.popleft()
-            pending.discard(task)
-            yield _result_of(task)
     finally:
+        cancelling = True
+        pending = list(workers)
         for task in pending:
             task.cancel()
         if pending:
             await asyncio.gather(*pending, return_exceptions=True)
-        # Close the id source too (an async generator's ``finally`` runs now, not at GC).
-        aclose = getattr(source, "aclose", None)
+        # Close an async id source too (an async generator's ``finally`` runs now, not at GC).
+        aclose = getattr(source, "aclose", None) if is_async else None
         if aclose is not None:
             await aclose()
-
-
-def _result_of(task: asyncio.Task[SessionResult]) -> SessionResult:
-    if task.cancelled():
-        # Cancelled from outside (not by us): still exactly one result for that id.
-        return SessionResult(id=task.get_name(), error=asyncio.CancelledError())
-    return task.result()

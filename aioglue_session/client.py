@@ -32,6 +32,7 @@ from botocore.exceptions import (
 )
 
 from . import errors
+from ._slots import Slots
 from .bulk import iter_session_results
 from .config import DEFAULT_MAX_REPLY_BYTES, RetryConfig, Timeouts
 from .credentials import CHAIN_DESCRIPTION, CredentialCache, chain_source, redact
@@ -139,7 +140,7 @@ class GlueSessionClient:
         self._date_text = ""
         self._signer: GlueSigner | None = None
         self._calls: set[asyncio.Task[Any]] = set()
-        self._slots = asyncio.Semaphore(max_connections)
+        self._slots = Slots(max_connections)
         self._open_lock: asyncio.Lock | None = None
 
     # --- lifecycle -------------------------------------------------------------------------------
@@ -216,7 +217,6 @@ class GlueSessionClient:
                 connector=connector,
                 timeout=self._request_timeout,
                 auto_decompress=True,
-                skip_auto_headers=("User-Agent",),
             )
         self._settings = settings
         self._url = settings.endpoint_url
@@ -356,64 +356,64 @@ class GlueSessionClient:
         return self._date_text
 
     async def _attempt(self, body: bytes, attempt: int, deadline: float | None) -> Session:
-        """One attempt, once one of the client's ``max_connections`` send slots is free.
+        """Sign and send one request, read the reply (capped), parse it.
 
-        Calls beyond ``max_connections`` wait here, before anything is built or signed, so a
-        queued call holds a few hundred bytes rather than a prepared request, and every request
-        is signed just before it goes out.
+        The request waits for one of the client's ``max_connections`` send slots before
+        anything is built or signed, so a queued call holds a few hundred bytes rather than a
+        prepared request, and every request is signed just before it goes out.
         """
+        clock = self._retrier.clock  # type: ignore[union-attr]
         slots = self._slots
-        if slots.locked():
-            if deadline is None:
-                await slots.acquire()
-            else:
-                remaining = deadline - self._retrier.clock()  # type: ignore[union-attr]
-                try:
-                    await asyncio.wait_for(slots.acquire(), max(remaining, 0))
-                except asyncio.TimeoutError:
-                    raise ReadTimeoutError(
-                        endpoint_url=self._url, error="total timeout reached waiting for a slot"
-                    ) from None
-        else:
-            await slots.acquire()  # free: returns at once
-        try:
-            return await self._send(body, attempt, deadline)
-        finally:
-            slots.release()
-
-    async def _send(self, body: bytes, attempt: int, deadline: float | None) -> Session:
-        assert self._credentials is not None and self._settings is not None
-        http = self._http
-        if http is None or self._state != _OPEN:
-            raise ClientClosedError("this GlueSessionClient is closed")
-        credentials = await self._credentials.get()
-        url = self._url
-        signer = self._signer
-        if signer is None or signer.credentials is not credentials:
-            # One signer per set of frozen credentials: a refresh brings a new one.
-            signer = self._signer = GlueSigner(credentials, self._settings.region, url, USER_AGENT)
-        headers = signer.headers(body, self._amz_date())
-        timeout = self._request_timeout
-        if deadline is not None:
-            remaining = deadline - self._retrier.clock()  # type: ignore[union-attr]
-            if remaining <= 0:
-                raise ReadTimeoutError(endpoint_url=url, error="total timeout reached")
-            timeout = aiohttp.ClientTimeout(
-                total=remaining, sock_connect=self._timeouts.connect, sock_read=self._timeouts.read
+        if not slots.try_take() and not await slots.take(
+            None if deadline is None else deadline - clock()
+        ):
+            raise ReadTimeoutError(
+                endpoint_url=self._url, error="total timeout reached waiting for a send slot"
             )
+        url = self._url
         try:
-            async with http.post(
-                url, data=body, headers=headers, timeout=timeout, allow_redirects=False
-            ) as response:
-                status = response.status
-                reply_headers = response.headers
-                data = await self._read_capped(response)
-        except aiohttp.ClientError as exc:
-            if self._state == _CLOSED:
-                raise ClientClosedError("the client was closed while this call ran") from exc
-            raise _network_error(exc, url) from exc
-        except asyncio.TimeoutError as exc:
-            raise ReadTimeoutError(endpoint_url=url, error=f"total timeout: {exc!r}") from exc
+            http = self._http
+            if http is None or self._state != _OPEN:
+                raise ClientClosedError("this GlueSessionClient is closed")
+            credentials = await self._credentials.get()  # type: ignore[union-attr]
+            signer = self._signer
+            if signer is None or signer.credentials is not credentials:
+                # One signer per set of frozen credentials: a refresh brings a new one.
+                region = self._settings.region  # type: ignore[union-attr]
+                signer = self._signer = GlueSigner(credentials, region, url, USER_AGENT)
+            headers = signer.headers(body, self._amz_date())
+            options: dict[str, Any] = {"allow_redirects": False}
+            if deadline is not None:
+                remaining = deadline - clock()
+                if remaining <= 0:
+                    raise ReadTimeoutError(endpoint_url=url, error="total timeout reached")
+                options["timeout"] = aiohttp.ClientTimeout(
+                    total=remaining,
+                    sock_connect=self._timeouts.connect,
+                    sock_read=self._timeouts.read,
+                )
+            try:
+                async with http.post(url, data=body, headers=headers, **options) as response:
+                    status = response.status
+                    reply_headers = response.headers
+                    length = response.content_length
+                    if (
+                        length is not None
+                        and length <= self._max_reply_bytes
+                        and "Content-Encoding" not in reply_headers
+                    ):
+                        # The common case: the declared length is the body, within the cap.
+                        data: bytes | None = await response.read()
+                    else:
+                        data = await self._read_capped(response)
+            except aiohttp.ClientError as exc:
+                if self._state == _CLOSED:
+                    raise ClientClosedError("the client was closed while this call ran") from exc
+                raise _network_error(exc, url) from exc
+            except asyncio.TimeoutError as exc:
+                raise ReadTimeoutError(endpoint_url=url, error=f"total timeout: {exc!r}") from exc
+        finally:
+            slots.give()
         if data is None:
             raise build_error(
                 status,

@@ -216,7 +216,8 @@ async def test_break_after_ten_leaves_no_task_or_connection(
         lookups = [
             t
             for t in asyncio.all_tasks()
-            if t.get_coro().__qualname__ in ("_one", "GlueSessionClient.get_session")  # type: ignore[union-attr]
+            if "worker" in t.get_coro().__qualname__  # type: ignore[union-attr]
+            or t.get_coro().__qualname__ == "GlueSessionClient.get_session"  # type: ignore[union-attr]
         ]
         assert lookups == []
         assert glue._calls == set()
@@ -245,3 +246,39 @@ async def test_request_origin_is_sent_for_every_id(
     assert all(r.ok for r in results)
     assert sorted(b["Id"] for b in bodies) == ["a", "b"]
     assert all(b["RequestOrigin"] == "bulk-tool" for b in bodies)
+
+
+async def test_a_failing_id_source_raises_to_the_consumer_and_leaks_nothing() -> None:
+    async def fetch(session_id: str) -> Session:
+        await asyncio.sleep(0.01)
+        return Session(id=session_id)
+
+    def ids() -> Any:
+        yield "a"
+        yield "b"
+        raise RuntimeError("id source broke")
+
+    before = asyncio.all_tasks()
+    got: list[str] = []
+    with pytest.raises(RuntimeError, match="id source broke"):
+        async for result in iter_session_results(fetch, ids(), concurrency=4):
+            got.append(result.id)
+    assert asyncio.all_tasks() == before
+    assert set(got) <= {"a", "b"}
+
+
+async def test_a_slow_consumer_holds_lookups_back() -> None:
+    started: list[str] = []
+
+    async def fetch(session_id: str) -> Session:
+        started.append(session_id)
+        return Session(id=session_id)
+
+    results = iter_session_results(fetch, (f"id-{i}" for i in range(100)), concurrency=4)
+    await anext(results)
+    for _ in range(5):
+        await asyncio.sleep(0)  # give the workers every chance to run ahead
+    # In flight or delivered-but-unconsumed never exceeds `concurrency`.
+    assert len(started) <= 4 + 1
+    rest = [r.id async for r in results]
+    assert len(rest) == 99 and len(started) == 100
