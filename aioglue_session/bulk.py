@@ -30,7 +30,7 @@ async def iter_session_results(
 
     Up to ``concurrency`` worker tasks each take the next id, look it up and hand the result
     over, so at most ``concurrency`` lookups are in flight. Ids are pulled lazily: a worker takes
-    a new id only while fewer than ``concurrency`` results are in flight or waiting to be
+    a new id only while fewer than ``2 * concurrency`` results are in flight or waiting to be
     consumed, so a huge generator is never held in memory (only the set of ids seen, for
     de-duplication) and a slow consumer holds the lookups back. Leaving the ``async for`` early
     cancels and awaits every worker and closes an async id source.
@@ -45,9 +45,12 @@ async def iter_session_results(
         is_async, source = False, iter(ids)
     pull_lock = asyncio.Lock()  # an async iterator must not be advanced by two tasks at once
     seen: set[str] = set()
-    # Credits: results in flight or delivered but not yet consumed. A worker needs one to take
-    # an id; the consumer gives it back when it takes the result.
-    credits = Slots(concurrency)
+    # Credits: lookups in flight plus results not yet consumed. A worker needs one to take an id;
+    # the consumer gives it back when it takes the result. Twice `concurrency`, so that workers
+    # keep going while the consumer is a loop iteration behind (with exactly `concurrency` every
+    # worker would stall for the consumer after each lookup), yet a slow consumer still holds
+    # the lookups back after at most `concurrency` unconsumed results.
+    credits = Slots(2 * concurrency)
     ready: deque[SessionResult] = deque()
     workers: set[asyncio.Task[None]] = set()
     wakeup: asyncio.Future[None] | None = None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import functools
 import logging
 import ssl
 import sys
@@ -136,6 +137,7 @@ class GlueSessionClient:
         self._url = ""
         self._request_timeout: aiohttp.ClientTimeout | None = None
         self._skew = timedelta(0)
+        self._skew_seconds = 0.0
         self._date_second = -1
         self._date_text = ""
         self._signer: GlueSigner | None = None
@@ -298,7 +300,7 @@ class GlueSessionClient:
         try:
             assert self._retrier is not None
             return await self._retrier.call(
-                lambda n, deadline: self._attempt(body, n, deadline),
+                functools.partial(self._attempt, body),
                 total=self._timeouts.total,
                 recover=self._recover,
             )
@@ -349,7 +351,7 @@ class GlueSessionClient:
 
     def _amz_date(self) -> str:
         """The signing time (``YYYYMMDDTHHMMSSZ``, corrected for clock skew), made once a second."""
-        second = int(time.time() + self._skew.total_seconds())
+        second = int(time.time() + self._skew_seconds)
         if second != self._date_second:
             self._date_second = second
             self._date_text = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(second))
@@ -375,25 +377,29 @@ class GlueSessionClient:
             http = self._http
             if http is None or self._state != _OPEN:
                 raise ClientClosedError("this GlueSessionClient is closed")
-            credentials = await self._credentials.get()  # type: ignore[union-attr]
+            cache = self._credentials
+            assert cache is not None
+            credentials = cache.current() or await cache.get()
             signer = self._signer
             if signer is None or signer.credentials is not credentials:
                 # One signer per set of frozen credentials: a refresh brings a new one.
                 region = self._settings.region  # type: ignore[union-attr]
                 signer = self._signer = GlueSigner(credentials, region, url, USER_AGENT)
             headers = signer.headers(body, self._amz_date())
-            options: dict[str, Any] = {"allow_redirects": False}
+            timeout = self._request_timeout
             if deadline is not None:
                 remaining = deadline - clock()
                 if remaining <= 0:
                     raise ReadTimeoutError(endpoint_url=url, error="total timeout reached")
-                options["timeout"] = aiohttp.ClientTimeout(
+                timeout = aiohttp.ClientTimeout(
                     total=remaining,
                     sock_connect=self._timeouts.connect,
                     sock_read=self._timeouts.read,
                 )
             try:
-                async with http.post(url, data=body, headers=headers, **options) as response:
+                async with http.post(
+                    url, data=body, headers=headers, timeout=timeout, allow_redirects=False
+                ) as response:
                     status = response.status
                     reply_headers = response.headers
                     length = response.content_length
@@ -468,6 +474,7 @@ class GlueSessionClient:
                 return False
             done.add("skew")
             self._skew = offset
+            self._skew_seconds = offset.total_seconds()
             logger.debug("correcting signing clock by %.1fs after %s", offset.total_seconds(), code)
             return True
         if code in _EXPIRED_TOKEN_CODES and "token" not in done:

@@ -82,6 +82,14 @@ class CredentialCache:
         """botocore's name for where the credentials came from (``env``, ``sso``, ...)."""
         return getattr(self._credentials, "method", None)
 
+    def current(self) -> ReadOnlyCredentials | None:
+        """Frozen credentials valid for signing now, if that needs no waiting (the hot path:
+        no coroutine); ``None`` when ``await get()`` must fetch or refresh them first."""
+        frozen = self._frozen
+        if frozen is not None and self._clock() < self._advisory_at:
+            return frozen
+        return None
+
     async def get(self) -> ReadOnlyCredentials:
         """Frozen credentials valid for signing now."""
         frozen = self._frozen

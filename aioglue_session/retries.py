@@ -65,6 +65,8 @@ def _http_response(exc: GlueError) -> AWSResponse:
 
 
 _OK_RESPONSE = AWSResponse("", 200, HTTPHeaders(), None)
+#: The request context of a call that never retried (botocore only reads it on success).
+_NO_RETRY_CONTEXT: dict[str, Any] = {}
 
 
 def _needs_retry_kwargs(attempt: int, exc: BaseException | None) -> dict[str, Any]:
@@ -168,6 +170,7 @@ class Retrier:
             retry_backoff=_backoff(rng, detector),
         )
         self.quota = quota.RetryQuota()
+        self._full_quota = self.quota.available_capacity
         self._quota_checker = standard.RetryQuotaChecker(self.quota, detector)
         self.limiter = AdaptiveLimiter(clock=clock, sleep=sleep) if mode == "adaptive" else None
         #: Retries (attempts after the first, backoff or recovery) made by all calls so far.
@@ -189,8 +192,9 @@ class Retrier:
         failures; those are classified. The last one is re-raised when retrying stops.
         """
         deadline = self.deadline(total)
-        request_context: dict[str, Any] = {}
-        recovered: set[str] = set()
+        # Made on the first failure only: a call that succeeds at once allocates nothing here.
+        request_context: dict[str, Any] | None = None
+        recovered: set[str] | None = None
         n = 1
         limiter = self.limiter
         while True:
@@ -201,6 +205,8 @@ class Retrier:
             except RETRYABLE_KINDS as exc:
                 if limiter is not None:
                     limiter.record(n, exc)
+                if request_context is None or recovered is None:
+                    request_context, recovered = {}, set()
                 if recover is not None and await recover(exc, recovered):
                     _log_attempt(n, exc, "retrying at once after correcting it")
                     self.retries += 1
@@ -220,7 +226,12 @@ class Retrier:
                 continue
             if limiter is not None:
                 limiter.record(n, None)
-            self._quota_checker.release_retry_quota(request_context, _OK_RESPONSE)  # type: ignore[arg-type]
+            if request_context is None and self.quota.available_capacity >= self._full_quota:
+                return result  # botocore's refund would be a no-op: the quota is full
+            self._quota_checker.release_retry_quota(
+                _NO_RETRY_CONTEXT if request_context is None else request_context,  # type: ignore[arg-type]
+                _OK_RESPONSE,
+            )
             return result
 
     def _retry_delay(
