@@ -382,11 +382,15 @@ def main() -> None:
                 "cold_start_ms": medians(runs[kind]["cold"])["cold_start_ms"],
                 "cold_start_cpu_ms": medians(runs[kind]["cold"])["cold_start_cpu_ms"],
             }
-        for concurrency in sweep:
-            for kind in clients:
-                print(f"sweep: {kind} at C={concurrency}")
-                result = in_child(kind, url, sweep_lookups, concurrency, "throughput")
-                report["sweep"].setdefault(kind, {})[str(concurrency)] = result["lookups_per_s"]
+        sweep_runs: dict[tuple[str, int], list[float]] = {}
+        for rep in range(repeat):
+            for concurrency in sweep:
+                for kind in clients:
+                    print(f"[{rep + 1}/{repeat}] sweep: {kind} at C={concurrency}")
+                    result = in_child(kind, url, sweep_lookups, concurrency, "throughput")
+                    sweep_runs.setdefault((kind, concurrency), []).append(result["lookups_per_s"])
+        for (kind, concurrency), rates in sweep_runs.items():
+            report["sweep"].setdefault(kind, {})[str(concurrency)] = statistics.median(rates)
 
     table = render_table(report)
     print()
