@@ -144,9 +144,7 @@ async def iter_session_results(
                 credits.give()
                 yield result
                 continue
-            if not workers and (exhausted or failure):
-                if failure:
-                    raise failure[0]
+            if not workers and exhausted:
                 return
             if len(workers) >= concurrency or exhausted:
                 wakeup = loop.create_future()
