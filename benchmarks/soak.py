@@ -85,8 +85,8 @@ async def soak(
     batch_size: int | None = None,
     seed: int = 1,
 ) -> dict[str, Any]:
-    # About 20 batches, so each quarter of the run has several memory samples.
-    batch_size = batch_size or max(min(lookups // 20, 5_000), 100)
+    # About 80 batches, so each quarter of the run has about 20 memory samples.
+    batch_size = batch_size or max(min(lookups // 80, 5_000), 100)
     if trace:
         tracemalloc.start(1)
     async with fault_server_process(throttle, reset, seed) as url:
@@ -102,7 +102,8 @@ async def soak(
             outcomes: Counter[str] = Counter()
             answered = duplicates = 0
             failures: list[str] = []
-            samples: list[tuple[int, int, int]] = []  # (answered, rss, traced)
+            # (answered, rss, traced, idle pooled connections)
+            samples: list[tuple[int, int, int, int]] = []
             started = time.perf_counter()
             stream = ids(lookups)
             while answered < lookups:
@@ -133,7 +134,7 @@ async def soak(
                 # Sample between batches, so only what the client keeps is measured.
                 gc.collect()
                 traced = tracemalloc.get_traced_memory()[0] if trace else 0
-                samples.append((answered, rss_bytes(), traced))
+                samples.append((answered, rss_bytes(), traced, pooled_connections(glue)))
             elapsed = time.perf_counter() - started
             retries = glue._retrier.retries if glue._retrier else 0
             quota = glue.retry_quota
@@ -143,8 +144,17 @@ async def soak(
     # Memory of the first quarter of the run vs. the last: the median of each quarter's samples.
     first_q = [x for x in samples if x[0] <= lookups / 4] or samples[:1]
     last_q = [x for x in samples if x[0] > 3 * lookups / 4] or samples[-1:]
-    first = (0, statistics.median(x[1] for x in first_q), statistics.median(x[2] for x in first_q))
-    last = (0, statistics.median(x[1] for x in last_q), statistics.median(x[2] for x in last_q))
+    first = [statistics.median(x[i] for x in first_q) for i in range(4)]
+    last = [statistics.median(x[i] for x in last_q) for i in range(4)]
+    # The traced heap moves with the number of idle connections the pool happens to hold when a
+    # sample is taken (a few KiB each, at most max_connections; resets thin the pool out): the
+    # slope of traced memory against that count is reported, to read the samples by.
+    pooled = [x[3] for x in samples]
+    per_connection = (
+        statistics.linear_regression(pooled, [x[2] for x in samples]).slope
+        if trace and len(set(pooled)) > 1
+        else 0.0
+    )
     return {
         "lookups": lookups,
         "answered": answered,
@@ -169,7 +179,18 @@ async def soak(
         "tracemalloc_growth_pct": round(100 * (last[2] - first[2]) / first[2], 2)
         if trace
         else None,
+        "pooled_connections_first_last_quarter": [first[3], last[3]],
+        "tracemalloc_kib_per_pooled_connection": round(per_connection / 1024, 1) if trace else None,
+        "tracemalloc_kib_series": [round(x[2] / 1024) for x in samples] if trace else None,
+        "pooled_connections_series": [x[3] for x in samples],
     }
+
+
+def pooled_connections(glue: GlueSessionClient) -> int:
+    """Idle connections in the client's pool (each holds a few KiB of buffers and parser)."""
+    connector = glue._http.connector if glue._http is not None else None
+    conns = getattr(connector, "_conns", {})
+    return sum(len(entries) for entries in conns.values())
 
 
 def main() -> None:
