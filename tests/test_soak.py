@@ -19,7 +19,9 @@ LOOKUPS = int(os.environ.get("AIOGLUE_SOAK_LOOKUPS", "10000"))
 
 
 async def test_soak_loses_nothing_and_memory_stays_flat() -> None:
-    report = await soak(LOOKUPS, concurrency=64, throttle=0.05, reset=0.01, trace=True, seed=2)
+    report = await soak(
+        LOOKUPS, concurrency=64, throttle=0.05, reset=0.01, trace=True, seed=2, batch_size=500
+    )
 
     # Every id answered exactly once; every 1,000th id is invalid and refused before sending.
     assert report["answered"] == LOOKUPS
