@@ -181,6 +181,15 @@ async def soak(
         else None,
         "pooled_connections_first_last_quarter": [first[3], last[3]],
         "tracemalloc_kib_per_pooled_connection": round(per_connection / 1024, 1) if trace else None,
+        # Trend of the traced heap without the pooled connections, over the run: KiB per sample.
+        "tracemalloc_without_pool_trend_kib_per_sample": round(
+            statistics.linear_regression(
+                range(len(samples)), [(x[2] - per_connection * x[3]) / 1024 for x in samples]
+            ).slope,
+            3,
+        )
+        if trace and len(samples) > 1
+        else None,
         "tracemalloc_kib_series": [round(x[2] / 1024) for x in samples] if trace else None,
         "pooled_connections_series": [x[3] for x in samples],
     }
