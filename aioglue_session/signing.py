@@ -19,17 +19,16 @@ DEBUG, which would print the session token.
 from __future__ import annotations
 
 import hmac
-from datetime import datetime
 from hashlib import sha256
 from typing import TYPE_CHECKING, Any
 
-from botocore.auth import SIGV4_TIMESTAMP, SigV4Auth
+from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import ReadOnlyCredentials
 
 from .protocol import CONTENT_TYPE, TARGET
 
-__all__ = ["GlueSigner", "sign_get_session"]
+__all__ = ["GlueSigner"]
 
 SERVICE = "glue"
 # A stand-in signing time for the prototype: 16 characters like a real one, and it cannot occur
@@ -134,25 +133,3 @@ class GlueSigner(SigV4Auth):
             f"{self._auth_head}{day}{self._credential_scope_tail}{self._auth_tail}{signature}"
         )
         return headers
-
-    def sign_at(self, request: AWSRequest, now: datetime) -> None:
-        """``SigV4Auth.add_auth`` at time ``now``, on a full ``AWSRequest`` (the slow path)."""
-        request.context["timestamp"] = now.strftime(SIGV4_TIMESTAMP)
-        self._modify_request_before_signing(request)  # type: ignore[attr-defined]
-        canonical_request = self.canonical_request(request)
-        string_to_sign = self.string_to_sign(request, canonical_request)
-        signature = self.signature(string_to_sign, request)
-        self._inject_signature_to_request(request, signature)  # type: ignore[attr-defined]
-
-
-def sign_get_session(
-    url: str,
-    body: bytes,
-    credentials: ReadOnlyCredentials,
-    region: str,
-    now: datetime,
-    user_agent: str,
-) -> dict[str, str]:
-    """The headers of one signed GetSession POST to ``url`` (one-off; clients keep a signer)."""
-    signer = GlueSigner(credentials, region, url, user_agent)
-    return signer.headers(body, now.strftime(SIGV4_TIMESTAMP))

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from aioglue_session.client import USER_AGENT
 from aioglue_session.protocol import CONTENT_TYPE, TARGET, encode_request
-from aioglue_session.signing import GlueSigner, sign_get_session
+from aioglue_session.signing import GlueSigner
 
 EXAMPLES = int(os.environ.get("AIOGLUE_FUZZ_EXAMPLES", "1500"))
 
@@ -120,22 +120,15 @@ def test_signing_key_cache_follows_the_day() -> None:
         assert f"/{now:%Y%m%d}/us-east-1/glue/aws4_request" in ours["Authorization"]
 
 
-def test_sign_get_session_and_slow_path_agree() -> None:
+def test_token_and_signed_headers_with_a_session_token() -> None:
     creds = ReadOnlyCredentials("AKIDEXAMPLE", "secret", "token/+=")
     url = "http://127.0.0.1:5000"
     now = datetime(2026, 11, 25, 12, 0, 0)
     body = encode_request("s 1\t\U0001f600", "origin.1")
-    quick = sign_get_session(url, body, creds, "eu-west-1", now, "ua")
-    request = AWSRequest(
-        method="POST",
-        url=url,
-        data=body,
-        headers={"X-Amz-Target": TARGET, "Content-Type": CONTENT_TYPE, "User-Agent": "ua"},
-    )
-    GlueSigner(creds, "eu-west-1").sign_at(request, now)
-    assert quick == dict(request.headers.items())
-    assert quick["X-Amz-Security-Token"] == "token/+="
-    assert quick["Authorization"].startswith(
+    headers = GlueSigner(creds, "eu-west-1", url, "ua").headers(body, "20261125T120000Z")
+    assert list(headers.items()) == botocore_headers(url, body, creds, "eu-west-1", "ua", now)
+    assert headers["X-Amz-Security-Token"] == "token/+="
+    assert headers["Authorization"].startswith(
         "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20261125/eu-west-1/glue/aws4_request, "
         "SignedHeaders=content-type;host;x-amz-date;x-amz-security-token;x-amz-target, "
         "Signature="
