@@ -16,10 +16,14 @@ list and the same concurrency C:
   ``json.loads`` of the body, no models, no retries -- what any client must at least spend.
 
 Measured per client: CPU seconds per lookup (process CPU time of the lookups only, after import,
-set-up and a warm-up), lookups per second, the longest event-loop stall seen by a 5 ms heartbeat
-task, peak RSS with 10,000 lookups in flight at once, and cold start (import + client creation +
-first lookup, in a fresh process). Figures are medians over ``--repeat`` runs, the clients'
-runs interleaved. Results go to ``benchmarks/results/`` (JSON, Markdown table, PNG plot).
+set-up and a warm-up, from a collected heap), lookups per second, the longest event-loop stall
+seen by a 5 ms heartbeat task, peak RSS with 10,000 lookups in flight at once, and cold start
+(import + client creation + first lookup, in a fresh process). The in-flight run uses a second
+endpoint that holds every reply for ``--inflight-latency`` seconds (0.5) and a pool of
+``--inflight-pool`` connections (1,000) for every client, so that all 10,000 lookups really are
+in flight together (the run counts them). Figures are medians over ``--repeat`` runs, the
+clients' runs interleaved; the concurrency sweep for the plot likewise. Results go to
+``benchmarks/results/`` (JSON, Markdown table, PNG plot).
 """
 
 from __future__ import annotations
