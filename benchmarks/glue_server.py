@@ -16,35 +16,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 import uuid
+from pathlib import Path
 
-SESSION = {
-    "Id": "",
-    "CreatedOn": 1732400000.123,
-    "Status": "READY",
-    "ErrorMessage": "",
-    "Description": "interactive session for the nightly ETL",
-    "Role": "arn:aws:iam::123456789012:role/GlueInteractiveSessionRole",
-    "Command": {"Name": "glueetl", "PythonVersion": "3"},
-    "DefaultArguments": {
-        "--enable-glue-datacatalog": "true",
-        "--job-language": "python",
-        "--TempDir": "s3://aws-glue-temporary-123456789012-us-east-1/admin",
-    },
-    "Connections": {"Connections": ["vpc-connection-a"]},
-    "Progress": 0.0,
-    "MaxCapacity": 5.0,
-    "SecurityConfiguration": "default-security",
-    "GlueVersion": "4.0",
-    "NumberOfWorkers": 5,
-    "WorkerType": "G.1X",
-    "CompletedOn": 1732403600.5,
-    "ExecutionTime": 3600.0,
-    "DPUSeconds": 18000.0,
-    "IdleTimeout": 60,
-    "ProfileName": "default",
-    "SessionType": "SPARK_CONNECT",
-}
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+
+from faultserver import session_document  # the one realistic session document
+
+SESSION = session_document("")
 
 # The reply body with the id cut out: head + json(id) + tail.
 _HEAD, _TAIL = json.dumps({"Session": SESSION}, separators=(",", ":")).encode().split(b'""', 1)
