@@ -10,6 +10,7 @@ from typing import Any
 from ._slots import Slots
 from .errors import ParamValidationError
 from .models import Session, SessionResult
+from .protocol import validate_session_id
 
 __all__ = ["iter_session_results"]
 
@@ -85,28 +86,20 @@ async def iter_session_results(
             while True:
                 if not credits.try_take():
                     await credits.take()
-                while True:  # the next distinct, well-typed id
+                item = await pull()
+                while isinstance(item, str) and item in seen:
                     item = await pull()
-                    if item is _END:
-                        credits.give()
-                        return
-                    if not isinstance(item, str):
-                        # Not a string: answered at once, without a lookup.
-                        ready.append(
-                            SessionResult(
-                                id=str(item),
-                                error=ParamValidationError(
-                                    f"Invalid type for parameter Id, value: {item!r:.80}, "
-                                    f"type: {type(item).__name__}, valid types: str"
-                                ),
-                            )
-                        )
+                if item is _END:
+                    credits.give()
+                    return
+                if not isinstance(item, str):
+                    # Not a string: answered at once with the validator's error, no lookup.
+                    try:
+                        validate_session_id(item)
+                    except ParamValidationError as exc:
+                        ready.append(SessionResult(id=str(item), error=exc))
                         wake()
-                        if not credits.try_take():
-                            await credits.take()
-                        continue
-                    if item not in seen:
-                        break
+                    continue
                 seen.add(item)
                 try:
                     result = SessionResult(id=item, session=await fetch(item))

@@ -440,19 +440,17 @@ class GlueSessionClient:
         return session
 
     async def _read_capped(self, response: aiohttp.ClientResponse) -> bytes | None:
-        """The body, or ``None`` when it is larger than ``max_reply_bytes`` (never read whole).
+        """The body of a reply that is not plain and declared within the cap (``_attempt``
+        reads those directly), or ``None`` when it is larger than ``max_reply_bytes``.
 
         The cap applies to the decoded body: a small gzip body that inflates past the cap (or a
-        Content-Length that lies) is cut off while streaming, not after.
+        Content-Length that lies) is cut off while streaming, not after; it is never read whole.
         """
         cap = self._max_reply_bytes
         length = response.content_length
         if length is not None and length > cap:
             response.close()
             return None
-        if length is not None and "Content-Encoding" not in response.headers:
-            # The common case: the declared length is the body; aiohttp stops reading at it.
-            return await response.read()
         chunks: list[bytes] = []
         size = 0
         async for chunk in response.content.iter_chunked(64 * 1024):

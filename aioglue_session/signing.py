@@ -61,9 +61,16 @@ class GlueSigner(SigV4Auth):
         user_agent: str = "",
     ) -> None:
         super().__init__(credentials, SERVICE, region_name)
-        self.url = url
-        self.user_agent = user_agent
-        prototype = self._request(url, b"", user_agent)
+        prototype = AWSRequest(
+            method="POST",
+            url=url,
+            data=b"",
+            headers={
+                "X-Amz-Target": TARGET,
+                "Content-Type": CONTENT_TYPE,
+                "User-Agent": user_agent,
+            },
+        )
         prototype.context["timestamp"] = _DATE_MARK
         self._modify_request_before_signing(prototype)  # type: ignore[attr-defined]
         # botocore's canonical request of a bodyless prototype ends in the empty-payload hash.
@@ -84,19 +91,6 @@ class GlueSigner(SigV4Auth):
         }
         self._token = credentials.token
         self._keys: dict[str, bytes] = {}
-
-    @staticmethod
-    def _request(url: str, body: bytes, user_agent: str) -> AWSRequest:
-        return AWSRequest(
-            method="POST",
-            url=url,
-            data=body,
-            headers={
-                "X-Amz-Target": TARGET,
-                "Content-Type": CONTENT_TYPE,
-                "User-Agent": user_agent,
-            },
-        )
 
     def _signing_key(self, day: str) -> bytes:
         """botocore's ``signature`` key derivation, cached per date stamp."""
