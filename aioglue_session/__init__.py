@@ -1,11 +1,10 @@
 """aioglue_session: a lean asyncio client for AWS Glue interactive sessions (``GetSession``)."""
 
 from . import errors
+from ._version import __version__
 from .client import GlueSessionClient
-from .config import RetryConfig, Timeouts
 from .models import Session, SessionCommand, SessionResult, SessionStatus
-
-__version__ = "0.1.0"
+from .settings import RetryConfig, Timeouts
 
 __all__ = [
     "GlueSessionClient",

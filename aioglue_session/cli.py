@@ -13,9 +13,9 @@ from datetime import datetime
 from typing import IO, Any
 
 from .client import GlueSessionClient
-from .config import RetryConfig
 from .errors import GlueError, WaiterError
 from .models import Session, SessionResult, SessionStatus
+from .settings import RetryConfig
 
 __all__ = ["main"]
 

@@ -22,17 +22,12 @@ from typing import Any
 
 import botocore.session
 from botocore.credentials import Credentials, ReadOnlyCredentials, RefreshableCredentials
-from botocore.exceptions import NoCredentialsError
 
-__all__ = ["CredentialCache", "NoCredentialsFoundError", "redact"]
+from .errors import NoCredentialsFoundError
 
-logger = logging.getLogger("aioglue_session.credentials")
+__all__ = ["CredentialCache", "redact"]
 
-
-class NoCredentialsFoundError(NoCredentialsError):
-    """botocore's ``NoCredentialsError``, saying where the chain looked."""
-
-    fmt = "Unable to locate credentials. Looked in: {where}"
+logger = logging.getLogger(__name__)
 
 
 def redact(value: str | None) -> str:

@@ -34,7 +34,10 @@ __all__ = [
     "GlueError",
     "InternalServiceException",
     "InvalidInputException",
+    "InvalidMaxRetryAttemptsError",
+    "InvalidRetryModeError",
     "NoCredentialsError",
+    "NoCredentialsFoundError",
     "NoRegionError",
     "OperationTimeoutException",
     "ParamValidationError",
@@ -147,6 +150,24 @@ class ParamValidationError(botocore.exceptions.ParamValidationError, ValueError)
 
     def __init__(self, report: str) -> None:
         super().__init__(report=report)
+
+
+class InvalidRetryModeError(botocore.exceptions.InvalidRetryModeError, ValueError):
+    """A retry mode other than ``"standard"`` or ``"adaptive"``, from the code, the environment
+    (``AWS_RETRY_MODE``) or a profile (``retry_mode``): botocore's class (what boto3 raises), and
+    a ``ValueError``."""
+
+
+class InvalidMaxRetryAttemptsError(botocore.exceptions.InvalidMaxRetryAttemptsError, ValueError):
+    """``max_attempts`` that is not an integer >= 1, from the code, the environment
+    (``AWS_MAX_ATTEMPTS``) or a profile: botocore's class (what boto3 raises), and a
+    ``ValueError``."""
+
+
+class NoCredentialsFoundError(NoCredentialsError):
+    """botocore's ``NoCredentialsError``, saying where the chain looked."""
+
+    fmt = "Unable to locate credentials. Looked in: {where}"
 
 
 class ClientClosedError(RuntimeError):

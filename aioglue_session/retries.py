@@ -24,10 +24,11 @@ from botocore.exceptions import BotoCoreError, CapacityNotAvailableError
 from botocore.retries import adaptive, bucket, quota, standard, throttling
 
 from .errors import GlueError
+from .settings import check_retry_mode
 
 __all__ = ["AdaptiveLimiter", "Recovery", "Retrier"]
 
-logger = logging.getLogger("aioglue_session")
+logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -56,12 +57,31 @@ class _Clock(bucket.Clock):
         raise RuntimeError("the adaptive limiter must not block the event loop")
 
 
-def _http_response(exc: GlueError) -> AWSResponse:
-    meta = exc.response.get("ResponseMetadata", {})
-    headers = HTTPHeaders()
-    for name, value in meta.get("HTTPHeaders", {}).items():
-        headers[name] = value
-    return AWSResponse("", meta.get("HTTPStatusCode", 0), headers, None)
+def retry_context(
+    attempt: int, exc: BaseException | None, request_context: dict[str, Any] | None = None
+) -> standard.RetryContext:
+    """botocore's ``RetryContext`` for one attempt's outcome: an error reply (parsed response
+    and HTTP response), a network failure (caught exception), or success."""
+    if isinstance(exc, GlueError):
+        meta = exc.response.get("ResponseMetadata", {})
+        headers = HTTPHeaders()
+        for name, value in meta.get("HTTPHeaders", {}).items():
+            headers[name] = value
+        return standard.RetryContext(
+            attempt,
+            parsed_response=exc.response,
+            http_response=AWSResponse("", meta.get("HTTPStatusCode", 0), headers, None),
+            request_context=request_context,
+        )
+    if exc is None:
+        return standard.RetryContext(
+            attempt, parsed_response={}, http_response=_OK_RESPONSE, request_context=request_context
+        )
+    return standard.RetryContext(
+        attempt,
+        caught_exception=exc,  # type: ignore[arg-type]
+        request_context=request_context,
+    )
 
 
 _OK_RESPONSE = AWSResponse("", 200, HTTPHeaders(), None)
@@ -69,22 +89,12 @@ _OK_RESPONSE = AWSResponse("", 200, HTTPHeaders(), None)
 _NO_RETRY_CONTEXT: dict[str, Any] = {}
 
 
-def _needs_retry_kwargs(attempt: int, exc: BaseException | None) -> dict[str, Any]:
-    """The keyword arguments botocore's ``needs-retry`` event carries, for its handlers."""
-    if isinstance(exc, GlueError):
-        response: tuple[AWSResponse, dict[str, Any]] | None = (_http_response(exc), exc.response)
-        caught = None
-    elif exc is None:
-        response, caught = (_OK_RESPONSE, {}), None
-    else:
-        response, caught = None, exc
-    return {
-        "response": response,
-        "attempts": attempt,
-        "operation": None,
-        "caught_exception": caught,
-        "request_dict": {"context": {}},
-    }
+class _ContextThrottlingDetector(standard.ThrottlingErrorDetector):
+    """botocore's throttling detector, fed a ``RetryContext`` rather than event kwargs (the
+    adaptive limiter passes its ``on_receiving_response`` kwargs straight through)."""
+
+    def is_throttling_error(self, **kwargs: Any) -> bool:
+        return bool(self.is_throttling_error_from_context(kwargs["context"]))
 
 
 class AdaptiveLimiter:
@@ -108,7 +118,7 @@ class AdaptiveLimiter:
             ),
             rate_clocker=adaptive.RateClocker(self._clock),
             token_bucket=self._bucket,
-            throttling_detector=standard.ThrottlingErrorDetector(
+            throttling_detector=_ContextThrottlingDetector(
                 retry_event_adapter=standard.RetryEventAdapter()
             ),
             clock=self._clock,
@@ -142,7 +152,7 @@ class AdaptiveLimiter:
 
     def record(self, attempt: int, exc: BaseException | None) -> None:
         """Feed one reply (or failure) to the rate adjuster, as botocore's needs-retry does."""
-        self._limiter.on_receiving_response(**_needs_retry_kwargs(attempt, exc))
+        self._limiter.on_receiving_response(context=retry_context(attempt, exc))
 
 
 class Retrier:
@@ -157,9 +167,7 @@ class Retrier:
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
         rng: Callable[[], float] = random.random,
     ) -> None:
-        if mode not in ("standard", "adaptive"):
-            raise ValueError(f"retry mode must be 'standard' or 'adaptive', not {mode!r}")
-        self.mode = mode
+        self.mode = check_retry_mode(mode)
         self.max_attempts = max_attempts
         self.clock = clock
         self._sleep = sleep
@@ -238,9 +246,7 @@ class Retrier:
         self, attempt: int, exc: BaseException, request_context: dict[str, Any]
     ) -> float | None:
         """botocore's decision for this failure: the backoff delay, or ``None`` to stop."""
-        kwargs = _needs_retry_kwargs(attempt, exc)
-        kwargs["request_dict"]["context"] = request_context
-        context = self._adapter.create_retry_context(**kwargs)
+        context = retry_context(attempt, exc, request_context)
         if self._policy.should_retry(context) and self._quota_checker.acquire_retry_quota(context):
             return float(self._policy.compute_retry_delay(context))
         # Stopping: put botocore's verdict (MaxAttemptsReached / RetryQuotaReached) into the

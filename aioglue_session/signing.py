@@ -18,7 +18,11 @@ DEBUG, which would print the session token.
 
 from __future__ import annotations
 
+import email.utils
 import hmac
+import time
+from collections.abc import Callable, Mapping
+from datetime import timezone
 from hashlib import sha256
 from typing import TYPE_CHECKING, Any
 
@@ -28,7 +32,7 @@ from botocore.credentials import ReadOnlyCredentials
 
 from .protocol import CONTENT_TYPE, TARGET
 
-__all__ = ["GlueSigner"]
+__all__ = ["SKEW_CODES", "GlueSigner", "RequestSigner", "clock_offset"]
 
 SERVICE = "glue"
 # A stand-in signing time for the prototype: 16 characters like a real one, and it cannot occur
@@ -127,3 +131,86 @@ class GlueSigner(SigV4Auth):
             f"{self._auth_head}{day}{self._credential_scope_tail}{self._auth_tail}{signature}"
         )
         return headers
+
+
+# --- the signing clock ---------------------------------------------------------------------------
+
+#: Error codes that may mean the request's signing time is too far from the service's clock.
+SKEW_CODES = frozenset(
+    {"RequestTimeTooSkewed", "RequestExpired", "InvalidSignatureException", "SignatureDoesNotMatch"}
+)
+# A signature error is only about time when its message says so.
+_SIGNATURE_CODES = frozenset({"InvalidSignatureException", "SignatureDoesNotMatch"})
+_TIME_WORDING = ("signature expired", "signature not yet current")
+
+
+def clock_offset(code: str, message: str, date_header: str | None, now: float) -> float | None:
+    """Seconds to add to the local clock (``now``, epoch seconds) to match the service's, when
+    an error reply says the signing time was off; ``None`` when it does not say so, or carries
+    no usable ``Date`` header. Pure: the table of cases is in ``tests/test_signing.py``."""
+    if code not in SKEW_CODES:
+        return None
+    if code in _SIGNATURE_CODES and not any(w in message.lower() for w in _TIME_WORDING):
+        return None
+    if not date_header:
+        return None
+    try:
+        server = email.utils.parsedate_to_datetime(date_header)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if server.tzinfo is None:  # "-0000" or no zone: the RFC says UTC
+        server = server.replace(tzinfo=timezone.utc)
+    return server.timestamp() - now
+
+
+class RequestSigner:
+    """Signs one client's GetSession requests: the signing clock, its learned offset, and a
+    :class:`GlueSigner` per set of credentials (a refresh brings a new one).
+
+    ``clock`` is the wall clock (epoch seconds). The ``X-Amz-Date`` is made once a second.
+    """
+
+    def __init__(
+        self, region: str, url: str, user_agent: str, *, clock: Callable[[], float] = time.time
+    ) -> None:
+        self._region = region
+        #: The endpoint URL the requests are signed for.
+        self.url = url
+        self._user_agent = user_agent
+        self._clock = clock
+        self._offset = 0.0
+        self._second = -1
+        self._date = ""
+        self._signer: GlueSigner | None = None
+
+    @property
+    def offset(self) -> float:
+        """Seconds added to the local clock to match the service's (0 until a reply says the
+        clocks differ)."""
+        return self._offset
+
+    def amz_date(self) -> str:
+        """The signing time, ``YYYYMMDDTHHMMSSZ``, corrected by :attr:`offset`."""
+        second = int(self._clock() + self._offset)
+        if second != self._second:
+            self._second = second
+            self._date = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(second))
+        return self._date
+
+    def headers(self, credentials: ReadOnlyCredentials, body: bytes) -> dict[str, str]:
+        """The signed headers of a GetSession POST of ``body``, now."""
+        signer = self._signer
+        if signer is None or signer.credentials is not credentials:
+            signer = self._signer = GlueSigner(
+                credentials, self._region, self.url, self._user_agent
+            )
+        return signer.headers(body, self.amz_date())
+
+    def correct_clock(self, code: str, message: str, headers: Mapping[str, str]) -> bool:
+        """Learn the offset from an error reply that says the signing time was off (its
+        ``Date`` header); ``True`` when it did, so the request is worth sending again."""
+        offset = clock_offset(code, message, headers.get("date"), self._clock())
+        if offset is None:
+            return False
+        self._offset = offset
+        return True

@@ -1,0 +1,234 @@
+"""The wire: one POST out, one capped reply back. The only module that knows aiohttp.
+
+A transport is anything with ``send`` and ``aclose`` (the :class:`Transport` protocol). The client
+hands it a signed request and gets back a :class:`RawReply` -- status, headers, body bytes (or
+``None`` when the body is larger than the cap) -- or one of botocore's network exceptions. It does
+not retry, sign or parse; that keeps it small enough to replace:
+
+* :class:`AiohttpTransport` is the real one: a pooled ``aiohttp.ClientSession``, per-attempt
+  connect/read timeouts, the reply cap, and aiohttp's exceptions mapped to botocore's through one
+  table (:data:`NETWORK_ERRORS`).
+* :class:`MockTransport` answers from a function, with no socket: pass it as
+  ``GlueSessionClient(transport=MockTransport(handler))`` in your own tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, NamedTuple, Protocol, runtime_checkable
+
+import aiohttp
+from botocore.exceptions import (
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    HTTPClientError,
+    ReadTimeoutError,
+    SSLError,
+)
+from multidict import CIMultiDict, CIMultiDictProxy
+
+from .settings import DEFAULT_MAX_REPLY_BYTES, Timeouts
+
+__all__ = [
+    "NETWORK_ERRORS",
+    "AiohttpTransport",
+    "MockTransport",
+    "RawReply",
+    "Request",
+    "Transport",
+]
+
+
+class RawReply(NamedTuple):
+    """What came back: ``body`` is ``None`` when it was larger than the transport's cap (it was
+    not read whole). ``headers`` is case-insensitive."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes | None
+
+
+class Request(NamedTuple):
+    """What :class:`MockTransport` hands its handler."""
+
+    url: str
+    headers: Mapping[str, str]
+    body: bytes
+    #: Seconds left of the call's ``Timeouts.total`` (``None``: no total).
+    timeout: float | None
+
+
+@runtime_checkable
+class Transport(Protocol):
+    """What ``GlueSessionClient(transport=...)`` accepts."""
+
+    async def send(
+        self, url: str, headers: Mapping[str, str], body: bytes, timeout: float | None
+    ) -> RawReply:
+        """POST ``body`` with ``headers`` to ``url``; ``timeout`` is the time left of the call's
+        total budget. Raise botocore's network exceptions (``EndpointConnectionError``,
+        ``ConnectTimeoutError``, ``ReadTimeoutError``, ``ConnectionClosedError``, ``SSLError``)
+        for failures: the retry policy classifies those."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release every connection. Called once, when the client closes."""
+        ...
+
+
+# aiohttp's exception -> botocore's, first match wins (subclasses before their bases).
+NETWORK_ERRORS: tuple[tuple[type[BaseException], type[HTTPClientError]], ...] = (  # type: ignore[assignment]
+    (aiohttp.ConnectionTimeoutError, ConnectTimeoutError),
+    (aiohttp.ServerTimeoutError, ReadTimeoutError),
+    (aiohttp.ClientSSLError, SSLError),
+    (aiohttp.ClientConnectorError, EndpointConnectionError),
+    (aiohttp.ClientError, ConnectionClosedError),
+    # The total budget ran out (aiohttp's ``ClientTimeout.total``).
+    (asyncio.TimeoutError, ReadTimeoutError),
+)
+
+
+def network_error(exc: BaseException, url: str) -> HTTPClientError:
+    """aiohttp's failure as the botocore exception boto3 users catch."""
+    for kind, botocore_kind in NETWORK_ERRORS:
+        if isinstance(exc, kind):
+            return botocore_kind(endpoint_url=url, error=exc)
+    return ConnectionClosedError(endpoint_url=url, error=exc)  # pragma: no cover - table is total
+
+
+class AiohttpTransport:
+    """The real transport: POSTs on a pooled ``aiohttp.ClientSession``.
+
+    Args:
+        max_connections: the connection pool's size.
+        timeouts: ``connect`` and ``read`` apply to each request (``total`` is the client's: it
+            arrives per request as ``timeout``).
+        max_reply_bytes: replies larger than this, *decoded*, are cut off while streaming and
+            come back with ``body=None``; a gzip body that inflates past it is never read whole.
+        ssl: ``True`` for the default trust store, or an ``ssl.SSLContext``.
+        session: an existing ``aiohttp.ClientSession`` to send on; it is not closed by
+            :meth:`aclose`.
+    """
+
+    def __init__(
+        self,
+        *,
+        max_connections: int = 100,
+        timeouts: Timeouts | None = None,
+        max_reply_bytes: int = DEFAULT_MAX_REPLY_BYTES,
+        ssl: Any = True,
+        session: aiohttp.ClientSession | None = None,
+    ) -> None:
+        timeouts = timeouts or Timeouts()
+        self._connect, self._read = timeouts.connect, timeouts.read
+        self._timeout = aiohttp.ClientTimeout(
+            total=None, sock_connect=timeouts.connect, sock_read=timeouts.read
+        )
+        self._cap = max_reply_bytes
+        self._owned = session is None
+        if session is None:
+            connector = aiohttp.TCPConnector(limit=max_connections, limit_per_host=0, ssl=ssl)
+            session = aiohttp.ClientSession(
+                connector=connector, timeout=self._timeout, auto_decompress=True
+            )
+        self._session = session
+
+    @property
+    def closed(self) -> bool:
+        return self._session.closed
+
+    @property
+    def connections_in_use(self) -> int:
+        """Connections taken from the pool and not yet given back (0 when nothing leaked)."""
+        connector = self._session.connector
+        # aiohttp has no public count of acquired connections; its own bookkeeping is read here.
+        return 0 if connector is None else len(getattr(connector, "_acquired", ()))
+
+    async def send(
+        self, url: str, headers: Mapping[str, str], body: bytes, timeout: float | None
+    ) -> RawReply:
+        request_timeout = self._timeout
+        if timeout is not None:
+            request_timeout = aiohttp.ClientTimeout(
+                total=timeout, sock_connect=self._connect, sock_read=self._read
+            )
+        try:
+            async with self._session.post(
+                url, data=body, headers=headers, timeout=request_timeout, allow_redirects=False
+            ) as response:
+                length = response.content_length
+                if (
+                    length is not None
+                    and length <= self._cap
+                    and "Content-Encoding" not in response.headers
+                ):
+                    # The common case: the declared length is the body, within the cap.
+                    data: bytes | None = await response.read()
+                else:
+                    data = await self._read_capped(response)
+                return RawReply(response.status, response.headers, data)
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            raise network_error(exc, url) from exc
+
+    async def _read_capped(self, response: aiohttp.ClientResponse) -> bytes | None:
+        """The body of a reply that is compressed, chunked or declared over the cap, read in
+        chunks and cut off (``None``) as soon as the decoded size passes the cap."""
+        cap = self._cap
+        length = response.content_length
+        if length is not None and length > cap:
+            response.close()
+            return None
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.content.iter_chunked(64 * 1024):
+            size += len(chunk)
+            if size > cap:
+                response.close()
+                return None
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    async def aclose(self) -> None:
+        if self._owned:
+            await self._session.close()
+
+
+Handler = Callable[[Request], "RawReply | Awaitable[RawReply]"]
+
+
+class MockTransport:
+    """A transport that answers from ``handler(request)`` without a socket (httpx's idea).
+
+    The handler gets a :class:`Request` and returns a :class:`RawReply` (or an awaitable of one);
+    to simulate a network failure it raises the botocore exception, e.g.
+    ``EndpointConnectionError(endpoint_url=request.url)``. Every request is kept in
+    :attr:`requests`::
+
+        def handler(request):
+            return RawReply(200, {"x-amzn-RequestId": "r-1"}, b'{"Session": {"Id": "s-1"}}')
+
+        async with GlueSessionClient(region="us-east-1", transport=MockTransport(handler)) as glue:
+            session = await glue.get_session("s-1")
+    """
+
+    def __init__(self, handler: Handler) -> None:
+        self._handler = handler
+        self.requests: list[Request] = []
+        self.closed = False
+
+    async def send(
+        self, url: str, headers: Mapping[str, str], body: bytes, timeout: float | None
+    ) -> RawReply:
+        request = Request(url, dict(headers), body, timeout)
+        self.requests.append(request)
+        reply = self._handler(request)
+        if inspect.isawaitable(reply):
+            reply = await reply
+        assert isinstance(reply, RawReply), "a MockTransport handler must return a RawReply"
+        return RawReply(reply.status, CIMultiDictProxy(CIMultiDict(reply.headers)), reply.body)
+
+    async def aclose(self) -> None:
+        self.closed = True
