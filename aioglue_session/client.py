@@ -331,17 +331,20 @@ class GlueSessionClient:
         return self._transport
 
     def _opened(self) -> Settings:
+        """The settings, once the client has been opened (it may be closed since)."""
         if self._settings is None:
+            self._check_open()
+        assert self._settings is not None
+        return self._settings
+
+    def _check_open(self) -> None:
+        if self._state == _CLOSED:
+            raise ClientClosedError("this GlueSessionClient is closed")
+        if self._state == _NEW:
             raise ClientClosedError(
                 "this GlueSessionClient is not open: use 'async with GlueSessionClient(...)' "
                 "or 'await client.open()'"
             )
-        return self._settings
-
-    def _check_open(self) -> None:
-        if self._state != _OPEN:
-            self._opened()
-            raise ClientClosedError("this GlueSessionClient is closed")
 
     # --- GetSession ------------------------------------------------------------------------------
 

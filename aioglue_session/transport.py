@@ -147,6 +147,12 @@ class AiohttpTransport:
         # aiohttp has no public count of acquired connections; its own bookkeeping is read here.
         return 0 if connector is None else len(getattr(connector, "_acquired", ()))
 
+    @property
+    def idle_connections(self) -> int:
+        """Open connections waiting in the pool for the next request."""
+        conns = getattr(self._session.connector, "_conns", {})
+        return sum(len(entries) for entries in conns.values())
+
     async def send(
         self, url: str, headers: Mapping[str, str], body: bytes, timeout: float | None
     ) -> RawReply:

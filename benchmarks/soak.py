@@ -30,6 +30,7 @@ from typing import Any
 import aiohttp
 
 from aioglue_session import GlueSessionClient, RetryConfig, Timeouts, errors
+from aioglue_session.transport import AiohttpTransport
 
 FAULT_SERVER = Path(__file__).resolve().parent.parent / "tests" / "faultserver.py"
 
@@ -90,7 +91,16 @@ async def soak(
     if trace:
         tracemalloc.start(1)
     async with fault_server_process(throttle, reset, seed) as url:
+        backoffs = 0
+
+        async def counting_sleep(seconds: float) -> None:
+            # Every retry here is a backoff (throttles and resets): counted through sleep=.
+            nonlocal backoffs
+            backoffs += 1
+            await asyncio.sleep(seconds)
+
         async with GlueSessionClient(
+            sleep=counting_sleep,
             endpoint_url=url,
             region="us-east-1",
             aws_access_key_id="AKIDSOAK",
@@ -136,7 +146,7 @@ async def soak(
                 traced = tracemalloc.get_traced_memory()[0] if trace else 0
                 samples.append((answered, rss_bytes(), traced, pooled_connections(glue)))
             elapsed = time.perf_counter() - started
-            retries = glue._retrier.retries if glue._retrier else 0
+            retries = backoffs
             quota = glue.retry_quota
         stats = await server_stats(url)
     if trace:
@@ -197,9 +207,8 @@ async def soak(
 
 def pooled_connections(glue: GlueSessionClient) -> int:
     """Idle connections in the client's pool (each holds a few KiB of buffers and parser)."""
-    connector = glue._http.connector if glue._http is not None else None
-    conns = getattr(connector, "_conns", {})
-    return sum(len(entries) for entries in conns.values())
+    transport = glue.transport
+    return transport.idle_connections if isinstance(transport, AiohttpTransport) else 0
 
 
 def main() -> None:

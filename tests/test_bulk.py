@@ -9,10 +9,12 @@ from typing import Any
 
 import pytest
 from aiohttp import web
+from conftest import assert_no_leaks
 
 from aioglue_session import GlueSessionClient, Session, errors
 from aioglue_session.bulk import iter_session_results
 from aioglue_session.testing import local_glue
+from aioglue_session.transport import AiohttpTransport, RawReply
 
 # --- the engine on its own, with a fake fetch ----------------------------------------------------
 
@@ -226,10 +228,7 @@ async def test_break_after_ten_leaves_no_task_or_connection(
             or t.get_coro().__qualname__ == "GlueSessionClient.get_session"  # type: ignore[union-attr]
         ]
         assert lookups == []
-        assert glue._calls == set()
-        connector = glue._http.connector  # type: ignore[union-attr]
-        assert connector is not None
-        assert len(connector._acquired) == 0  # type: ignore[attr-defined]
+        assert_no_leaks(glue)
     assert server.count < 500
     await asyncio.sleep(0.1)
     assert server.in_flight == 0
@@ -240,14 +239,19 @@ async def test_request_origin_is_sent_for_every_id(
 ) -> None:
     _, url = counting_server
     bodies: list[dict[str, str]] = []
-    async with local_client(url) as glue:
-        original = glue._http.post  # type: ignore[union-attr]
+    wire = AiohttpTransport()
 
-        def spy(*args: Any, **kwargs: Any) -> Any:
-            bodies.append(json.loads(kwargs["data"]))
-            return original(*args, **kwargs)
+    class Spy:
+        """A transport that notes each body and sends it on the real one."""
 
-        glue._http.post = spy  # type: ignore[method-assign,union-attr]
+        async def send(self, url: str, headers: Any, body: bytes, timeout: Any) -> RawReply:
+            bodies.append(json.loads(body))
+            return await wire.send(url, headers, body, timeout)
+
+        async def aclose(self) -> None:
+            await wire.aclose()
+
+    async with local_client(url, transport=Spy()) as glue:
         results = [r async for r in glue.get_sessions(["a", "b"], request_origin="bulk-tool")]
     assert all(r.ok for r in results)
     assert sorted(b["Id"] for b in bodies) == ["a", "b"]

@@ -346,8 +346,8 @@ async def test_no_secret_in_logs_reprs_or_errors(
         aws_access_key_id="AKIDREDACTED123456",
         aws_secret_access_key=SECRET,
         aws_session_token=TOKEN,
+        sleep=_instant,
     ) as glue:
-        glue._retrier._sleep = _instant  # type: ignore[union-attr]
         await glue.get_session("s-1")
         fault_server.script([throttle()] * 3)
         with pytest.raises(errors.GlueError) as info:
@@ -356,7 +356,6 @@ async def test_no_secret_in_logs_reprs_or_errors(
             caplog.text,
             repr(glue),
             str(glue),
-            repr(glue._credentials),
             repr(info.value),
             str(info.value),
             str(info.value.response),

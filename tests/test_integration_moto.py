@@ -16,6 +16,7 @@ from _moto import enable_auth, moto_process
 from botocore.exceptions import ClientError
 
 from aioglue_session import GlueSessionClient, SessionStatus, errors
+from aioglue_session.testing import local_glue
 
 REGION = "us-east-1"
 ROLE_ARN = "arn:aws:iam::123456789012:role/GlueInteractive"
@@ -168,3 +169,30 @@ async def test_temporary_credentials_with_session_token(moto_auth: dict[str, Any
         with pytest.raises(errors.GlueError) as info:
             await glue.get_session("etl-session-1")
     assert info.value.status_code == 403
+
+
+# --- ids the service accepts, through a real server -----------------------------------------------
+
+
+ROUND_TRIP_IDS = [
+    "with space",
+    "tab\there",
+    "caf\u00e9-\u4e2d\u6587-\u0627\u0644\u0639\u0631\u0628\u064a\u0629",
+    "astral-\U0001f600-\U0010fffd",
+    'quote"back\\slash',
+    "</Code><Code>Injected",
+    "x" * 255,
+    "\ufffd\ue000\ud7ff",
+]
+
+
+async def test_ids_round_trip_through_moto() -> None:
+    async with local_glue() as server:
+        await server.create_sessions(ROUND_TRIP_IDS)
+        async with server.client() as glue:
+            got = [(await glue.get_session(session_id)).id for session_id in ROUND_TRIP_IDS]
+            results = {r.id: r async for r in glue.get_sessions(ROUND_TRIP_IDS)}
+    assert got == ROUND_TRIP_IDS
+    assert {k: r.session.id for k, r in results.items() if r.session} == {
+        i: i for i in ROUND_TRIP_IDS
+    }

@@ -11,17 +11,19 @@ import contextlib
 import logging
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
+import botocore.session
 import pytest
+from botocore.credentials import CredentialProvider, RefreshableCredentials
 from botocore.exceptions import (
     ConnectionClosedError,
-    ConnectTimeoutError,
     EndpointConnectionError,
     ReadTimeoutError,
 )
 from botocore.retries import standard
+from conftest import InstantSleep, assert_no_leaks
 from faultserver import (
     FaultServer,
     access_denied,
@@ -46,15 +48,6 @@ from aioglue_session.retries import Retrier
 KEY, SECRET = "AKIDFAULTTEST", "fault-secret-value-1234567890"
 
 
-class InstantSleep:
-    def __init__(self) -> None:
-        self.delays: list[float] = []
-
-    async def __call__(self, seconds: float) -> None:
-        self.delays.append(seconds)
-        await asyncio.sleep(0)
-
-
 def client(url: str, **kw: Any) -> GlueSessionClient:
     kw.setdefault("timeouts", Timeouts(connect=1, read=1))
     return GlueSessionClient(
@@ -66,25 +59,10 @@ def client(url: str, **kw: Any) -> GlueSessionClient:
     )
 
 
-def instant(glue: GlueSessionClient, rng: Callable[[], float] = lambda: 0.5) -> InstantSleep:
-    """Swap the opened client's retrier for one with an instant, recording sleep."""
-    assert glue._retrier is not None
-    sleep = InstantSleep()
-    glue._retrier = Retrier(
-        mode=glue._retrier.mode, max_attempts=glue._retrier.max_attempts, sleep=sleep, rng=rng
-    )
-    return sleep
-
-
-def assert_no_leaks(glue: GlueSessionClient) -> None:
-    assert glue._http is not None and glue._http.connector is not None
-    assert len(glue._http.connector._acquired) == 0  # type: ignore[attr-defined]
-    assert glue._calls == set()
-
-
 @pytest.fixture
-async def glue(fault_server: FaultServer) -> AsyncIterator[GlueSessionClient]:
-    async with client(fault_server.url) as g:
+async def glue(fault_server: FaultServer, sleep: InstantSleep) -> AsyncIterator[GlueSessionClient]:
+    """A client on the fault server whose backoff sleeps are instant (and recorded)."""
+    async with client(fault_server.url, sleep=sleep) as g:
         yield g
         assert_no_leaks(g)
 
@@ -116,15 +94,13 @@ def backoff_scale(throttling: bool) -> float:
     ids=["throttle", "500", "503", "html-502", "reset-before", "reset-after", "transient-code"],
 )
 async def test_transient_faults_are_retried_then_succeed(
-    glue: GlueSessionClient, fault_server: FaultServer, fault: Any
+    glue: GlueSessionClient, fault_server: FaultServer, sleep: InstantSleep, fault: Any
 ) -> None:
-    sleep = instant(glue)
     fault_server.script([fault, fault, ok()])
     session = await glue.get_session("s-1")
     assert session.id == "s-1"
     assert fault_server.count == 3
     assert len(sleep.delays) == 2
-    assert glue._retrier is not None and glue._retrier.retries == 2
 
 
 @pytest.mark.parametrize(
@@ -148,9 +124,13 @@ async def test_transient_faults_are_retried_then_succeed(
     ids=["not-found", "access-denied", "invalid-input", "other-4xx", "xml-403", "truncated"],
 )
 async def test_non_retryable_errors_are_sent_once(
-    glue: GlueSessionClient, fault_server: FaultServer, fault: Any, cls: type, code: str
+    glue: GlueSessionClient,
+    fault_server: FaultServer,
+    sleep: InstantSleep,
+    fault: Any,
+    cls: type,
+    code: str,
 ) -> None:
-    sleep = instant(glue)
     fault_server.script([fault, ok()])
     with pytest.raises(errors.GlueError) as info:
         await glue.get_session("s-1")
@@ -164,7 +144,6 @@ async def test_non_retryable_errors_are_sent_once(
 async def test_last_error_carries_attempts_code_status_and_request_id(
     glue: GlueSessionClient, fault_server: FaultServer
 ) -> None:
-    instant(glue)
     fault_server.script([server_error(503), server_error(503), server_error(500)])
     with pytest.raises(errors.InternalServiceException) as info:
         await glue.get_session("s-1")
@@ -180,25 +159,27 @@ async def test_last_error_carries_attempts_code_status_and_request_id(
 @pytest.mark.parametrize("attempts", [1, 2, 5])
 async def test_max_attempts_counts_the_first_try(fault_server: FaultServer, attempts: int) -> None:
     fault_server.default = throttle()
-    async with client(fault_server.url, retry=RetryConfig(max_attempts=attempts)) as glue:
-        instant(glue)
+    async with client(
+        fault_server.url, retry=RetryConfig(max_attempts=attempts), sleep=InstantSleep()
+    ) as glue:
         with pytest.raises(errors.ThrottlingException) as info:
             await glue.get_session("s-1")
     assert fault_server.count == attempts
     assert info.value.retry_attempts == attempts - 1
 
 
-async def test_every_attempt_is_signed_afresh(
-    glue: GlueSessionClient, fault_server: FaultServer
-) -> None:
-    instant(glue)
-    ticks = iter(range(100))
-    base = datetime(2026, 1, 1, 12, 0, 0)
-    glue._amz_date = lambda: f"{base + timedelta(seconds=next(ticks)):%Y%m%dT%H%M%SZ}"  # type: ignore[method-assign]
+async def test_every_attempt_is_signed_afresh(fault_server: FaultServer) -> None:
+    # An injected clock a second further on at every reading: each attempt's date differs.
+    ticks = iter(range(1000))
+    base = datetime(2026, 1, 1, 12, 0, 0, tzinfo=timezone.utc).timestamp()
     fault_server.script([throttle(), server_error(500), ok()])
-    await glue.get_session("s-1")
-    dates = [r.amz_date for r in fault_server.requests]
-    assert dates == ["20260101T120000Z", "20260101T120001Z", "20260101T120002Z"]
+    async with client(
+        fault_server.url, clock=lambda: base + next(ticks), sleep=InstantSleep()
+    ) as glue:
+        await glue.get_session("s-1")
+    dates = [r.amz_date or "" for r in fault_server.requests]
+    assert len(set(dates)) == 3 and dates == sorted(dates)
+    assert all(d.startswith("20260101T12") for d in dates)
     auths = {r.headers["Authorization"] for r in fault_server.requests}
     assert len(auths) == 3
 
@@ -209,7 +190,6 @@ async def test_every_attempt_is_signed_afresh(
 async def test_resets_exhaust_into_connection_closed(
     glue: GlueSessionClient, fault_server: FaultServer
 ) -> None:
-    instant(glue)
     fault_server.default = reset_before_headers()
     with pytest.raises(ConnectionClosedError):
         await glue.get_session("s-1")
@@ -218,8 +198,9 @@ async def test_resets_exhaust_into_connection_closed(
 
 async def test_stall_beyond_read_timeout_is_read_timeout(fault_server: FaultServer) -> None:
     fault_server.default = stall(5)
-    async with client(fault_server.url, timeouts=Timeouts(connect=1, read=0.2)) as glue:
-        instant(glue)
+    async with client(
+        fault_server.url, timeouts=Timeouts(connect=1, read=0.2), sleep=InstantSleep()
+    ) as glue:
         loop = asyncio.get_running_loop()
         started = loop.time()
         with pytest.raises(ReadTimeoutError):
@@ -236,24 +217,12 @@ async def test_refused_connection_is_endpoint_connection_error() -> None:
     with socket.socket() as sock:  # a port that is bound but not listening: refused at once
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-        async with client(f"http://127.0.0.1:{port}") as glue:
-            sleep = instant(glue)
+        sleep = InstantSleep()
+        async with client(f"http://127.0.0.1:{port}", sleep=sleep) as glue:
             with pytest.raises(EndpointConnectionError) as info:
                 await glue.get_session("s-1")
     assert str(port) in str(info.value)
     assert len(sleep.delays) == 2  # connection errors are retried
-
-
-def test_network_error_mapping() -> None:
-    import aiohttp
-
-    from aioglue_session.client import _network_error
-
-    url = "https://glue.example"
-    assert isinstance(_network_error(aiohttp.ConnectionTimeoutError(), url), ConnectTimeoutError)
-    assert isinstance(_network_error(aiohttp.SocketTimeoutError(), url), ReadTimeoutError)
-    assert isinstance(_network_error(aiohttp.ServerDisconnectedError(), url), ConnectionClosedError)
-    assert isinstance(_network_error(aiohttp.ClientPayloadError("x"), url), ConnectionClosedError)
 
 
 # --- total timeout --------------------------------------------------------------------------------
@@ -366,7 +335,6 @@ async def test_retry_quota_drains_and_refills() -> None:
 async def test_quota_is_shared_by_all_calls_of_a_client(
     glue: GlueSessionClient, fault_server: FaultServer
 ) -> None:
-    instant(glue)
     fault_server.default = throttle()
     start = glue.retry_quota
     await asyncio.gather(*(glue.get_session(f"s-{i}") for i in range(5)), return_exceptions=True)
@@ -381,7 +349,6 @@ async def test_quota_is_shared_by_all_calls_of_a_client(
 async def test_clock_skew_is_corrected_and_retried_once(
     glue: GlueSessionClient, fault_server: FaultServer, code: str
 ) -> None:
-    instant(glue)
     fault_server.script([skewed(3600, code), ok()])
     session = await glue.get_session("s-1")
     assert session.id == "s-1"
@@ -389,7 +356,7 @@ async def test_clock_skew_is_corrected_and_retried_once(
         datetime.strptime(r.amz_date or "", "%Y%m%dT%H%M%SZ") for r in fault_server.requests
     )
     assert 3590 <= (second - first).total_seconds() <= 3610
-    assert abs(glue._skew.total_seconds() - 3600) < 10
+    assert abs(glue.clock_offset - 3600) < 10
     # A second skew reply in the same call is not corrected again.
     fault_server.script([skewed(-7200, code), skewed(-7200, code)])
     with pytest.raises(errors.GlueError):
@@ -399,7 +366,6 @@ async def test_clock_skew_is_corrected_and_retried_once(
 async def test_signature_error_without_expiry_wording_is_not_a_skew(
     glue: GlueSessionClient, fault_server: FaultServer
 ) -> None:
-    instant(glue)
     fault_server.script(
         [
             error(
@@ -413,31 +379,56 @@ async def test_signature_error_without_expiry_wording_is_not_a_skew(
     with pytest.raises(errors.GlueError):
         await glue.get_session("s-1")
     assert fault_server.count == 1
-    assert glue._skew == timedelta(0)
+    assert glue.clock_offset == 0.0
 
 
-async def test_expired_token_refreshes_once_and_retries(
-    glue: GlueSessionClient, fault_server: FaultServer
-) -> None:
-    instant(glue)
-    refreshed: list[int] = []
-    cache = glue._credentials
-    assert cache is not None
-    original = cache.force_refresh
+class CountingProvider(CredentialProvider):
+    """A credential provider whose refreshable credentials count their refreshes."""
 
-    async def spy() -> Any:
-        refreshed.append(1)
-        return await original()
+    METHOD = "counting"
 
-    cache.force_refresh = spy  # type: ignore[method-assign]
-    fault_server.script([expired_token(), ok()])
-    assert (await glue.get_session("s-1")).id == "s-1"
-    assert refreshed == [1] and fault_server.count == 2
-    fault_server.script([expired_token(), expired_token(), ok()])
-    with pytest.raises(errors.GlueError) as info:
-        await glue.get_session("s-2")
+    def __init__(self) -> None:
+        self.refreshes = 0
+
+    def _metadata(self) -> dict[str, str]:
+        expiry = datetime.now(timezone.utc) + timedelta(hours=1)
+        return {
+            "access_key": KEY,
+            "secret_key": SECRET,
+            "token": f"token-{self.refreshes}",
+            "expiry_time": expiry.isoformat(),
+        }
+
+    def _refresh(self) -> dict[str, str]:
+        self.refreshes += 1
+        return self._metadata()
+
+    def load(self) -> RefreshableCredentials:
+        return RefreshableCredentials.create_from_metadata(
+            self._metadata(), self._refresh, self.METHOD
+        )
+
+
+async def test_expired_token_refreshes_once_and_retries(fault_server: FaultServer) -> None:
+    provider = CountingProvider()
+    session = botocore.session.Session()
+    session.get_component("credential_provider").insert_before("env", provider)
+    async with GlueSessionClient(
+        endpoint_url=fault_server.url,
+        region="us-east-1",
+        botocore_session=session,
+        sleep=InstantSleep(),
+    ) as glue:
+        fault_server.script([expired_token(), ok()])
+        assert (await glue.get_session("s-1")).id == "s-1"
+        assert provider.refreshes == 1 and fault_server.count == 2
+        tokens = [r.headers["X-Amz-Security-Token"] for r in fault_server.requests]
+        assert tokens == ["token-0", "token-1"]  # the retry went out with the new token
+        fault_server.script([expired_token(), expired_token(), ok()])
+        with pytest.raises(errors.GlueError) as info:
+            await glue.get_session("s-2")
     assert info.value.code == "ExpiredTokenException"
-    assert refreshed == [1, 1]
+    assert provider.refreshes == 2
 
 
 # --- cancellation ---------------------------------------------------------------------------------
@@ -465,10 +456,16 @@ async def test_cancel_during_send(glue: GlueSessionClient, fault_server: FaultSe
 
 async def test_cancel_during_backoff_sleep(fault_server: FaultServer) -> None:
     fault_server.default = throttle()
-    async with client(fault_server.url) as glue:
-        assert glue._retrier is not None
-        glue._retrier = Retrier(max_attempts=3, rng=lambda: 1.0)  # real sleeps, >= 1 s
-        await cancel_after(glue.get_session("s-1"), 0.2)
+    sleeping = asyncio.Event()
+
+    async def endless_sleep(seconds: float) -> None:
+        sleeping.set()
+        await asyncio.Event().wait()
+
+    async with client(fault_server.url, sleep=endless_sleep) as glue:
+        call = asyncio.ensure_future(glue.get_session("s-1"))
+        await asyncio.wait_for(sleeping.wait(), 5)
+        await cancel_after(call, 0)
         assert fault_server.count == 1
         assert_no_leaks(glue)
     await asyncio.sleep(0)
@@ -482,11 +479,10 @@ async def test_cancel_during_backoff_sleep(fault_server: FaultServer) -> None:
 async def test_debug_line_per_attempt_without_secrets(
     glue: GlueSessionClient, fault_server: FaultServer, caplog: pytest.LogCaptureFixture
 ) -> None:
-    instant(glue)
     fault_server.script([throttle(), reset_before_headers(), ok()])
     with caplog.at_level(logging.DEBUG, logger="aioglue_session"):
         await glue.get_session("s-1")
-    lines = [r.getMessage() for r in caplog.records if r.name == "aioglue_session"]
+    lines = [r.getMessage() for r in caplog.records if r.name.startswith("aioglue_session")]
     assert len(lines) == 3
     assert re.search(
         r"attempt 1: HTTP 400 ThrottlingException request_id=[0-9a-f-]{36}; retrying in 0\.\d+s",
@@ -505,8 +501,8 @@ async def test_adaptive_mode_settles_near_the_servers_rate(fault_server: FaultSe
     limit = 20.0
     fault_server.throttle_above(limit, burst=2)
     async with client(fault_server.url, retry=RetryConfig(mode="adaptive", max_attempts=3)) as glue:
-        limiter = glue._retrier.limiter  # type: ignore[union-attr]
-        assert limiter is not None and not limiter.enabled
+        assert glue.retry_mode == "adaptive"
+        assert glue.send_rate is None  # not limiting until the first throttle
         loop = asyncio.get_running_loop()
         deadline = loop.time() + 7.0
         counter = iter(range(100000))
@@ -517,13 +513,13 @@ async def test_adaptive_mode_settles_near_the_servers_rate(fault_server: FaultSe
                     await glue.get_session(f"s-{next(counter)}")
 
         await asyncio.gather(*(worker() for _ in range(16)))
-        assert limiter.enabled  # throttling switched the client-side limiter on
-        assert 0.4 * limit <= limiter.send_rate <= 2.0 * limit
+        rate = glue.send_rate  # throttling switched the client-side limiter on
+        assert rate is not None and 0.4 * limit <= rate <= 2.0 * limit
         assert_no_leaks(glue)
     # Over the last 3 seconds the client sent close to the limit and was rarely throttled.
     end = fault_server.requests[-1].at
     recent = [r for r in fault_server.requests if r.at >= end - 3.0]
-    rate = len(recent) / 3.0
-    assert 0.5 * limit <= rate <= 1.5 * limit
+    sent = len(recent) / 3.0
+    assert 0.5 * limit <= sent <= 1.5 * limit
     # (Standard mode under the same load sends as fast as 16 workers can, far above the limit.)
     assert fault_server.throttled_count < 0.5 * fault_server.count

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
 from botocore.exceptions import ReadTimeoutError
-from faultserver import FaultServer, ok, stall
 
 from aioglue_session import GlueSessionClient, Timeouts
 from aioglue_session._slots import Slots
+from aioglue_session.transport import MockTransport, RawReply, Request
 
 
 async def test_slots_are_handed_over_first_come_first_served() -> None:
@@ -57,29 +58,35 @@ async def test_a_waiter_cancelled_after_the_handover_passes_the_slot_on() -> Non
     assert slots.free == 1
 
 
-async def test_calls_beyond_max_connections_wait_unsigned_and_respect_total(
-    fault_server: FaultServer,
-) -> None:
-    fault_server.script([stall(1.0)])
+async def test_calls_beyond_max_connections_wait_unsigned_and_respect_total() -> None:
+    release = asyncio.Event()
+
+    async def handler(request: Request) -> RawReply:
+        sid = json.loads(request.body)["Id"]
+        if sid == "s-stalled":
+            await release.wait()  # holds the one send slot until released
+        return RawReply(200, {}, json.dumps({"Session": {"Id": sid}}).encode())
+
+    transport = MockTransport(handler)
     async with GlueSessionClient(
-        endpoint_url=fault_server.url,
         region="us-east-1",
         aws_access_key_id="AKIDEXAMPLE",
         aws_secret_access_key="secret",
         max_connections=1,
-        timeouts=Timeouts(connect=5, read=5),
+        timeouts=Timeouts(total=0.3),
+        transport=transport,
     ) as glue:
-        fault_server.default = ok()
-        stalled = asyncio.create_task(glue.get_session("s-stalled"))  # answered after 1 s
-        while fault_server.in_flight < 1:
+        stalled = asyncio.create_task(glue.get_session("s-stalled"))
+        while not transport.requests:
             await asyncio.sleep(0.01)
         # The one slot is busy: this call waits for it, is never sent, and gives up at `total`.
-        glue._timeouts = Timeouts(connect=5, read=5, total=0.3)
         with pytest.raises(ReadTimeoutError) as info:
             await glue.get_session("s-queued")
         assert "waiting for a send slot" in info.value.kwargs["error"]
-        assert [r.id for r in fault_server.requests] == ["s-stalled"]
+        release.set()
         assert (await stalled).id == "s-stalled"
-        assert glue._slots.free == 1 and not glue._slots._waiters
-        # The slot is back: a new call goes through.
-        assert (await glue.get_session("s-after")).id == "s-after"
+        assert [json.loads(r.body)["Id"] for r in transport.requests] == ["s-stalled"]
+        # The slot is back: new calls go through, one at a time.
+        got = await asyncio.gather(*(glue.get_session(f"s-after-{i}") for i in range(3)))
+        assert [s.id for s in got] == ["s-after-0", "s-after-1", "s-after-2"]
+        assert glue.calls_in_flight == 0

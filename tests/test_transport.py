@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import gzip
 import json
 import re
 from datetime import datetime
@@ -15,8 +17,11 @@ from aioresponses import CallbackResult, aioresponses
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
+from conftest import InstantSleep, assert_no_leaks
+from faultserver import FaultServer, huge, raw
 
-from aioglue_session import GlueSessionClient, SessionStatus, errors
+from aioglue_session import GlueSessionClient, SessionStatus, Timeouts, errors
+from aioglue_session.transport import MockTransport, RawReply, Request
 
 URL = "https://glue.eu-west-1.amazonaws.com/"
 KEY, SECRET, TOKEN = (
@@ -160,20 +165,191 @@ async def test_explicit_endpoint_and_http_session_are_used_not_closed() -> None:
             assert not http.closed  # the user's session stays theirs
 
 
-async def test_client_must_be_opened_and_close_is_idempotent() -> None:
-    glue = client()
-    with pytest.raises(errors.ClientClosedError, match="not open"):
-        await glue.get_session("s-1")
-    await glue.close()
-    await glue.close()
-    with pytest.raises(errors.ClientClosedError, match="closed"):
-        await glue.get_session("s-1")
+# --- the aiohttp transport against a real local server: the reply cap -----------------------------
 
 
-def test_constructor_arguments_are_keyword_only_and_checked() -> None:
-    with pytest.raises(TypeError):
-        GlueSessionClient("eu-west-1")  # type: ignore[misc]
-    with pytest.raises(ValueError, match="http"):
-        GlueSessionClient(endpoint_url="ftp://example.com")
-    with pytest.raises(errors.PartialCredentialsError):
-        GlueSessionClient(aws_access_key_id="AKID")
+def fault_client(url: str, **kw: Any) -> GlueSessionClient:
+    return GlueSessionClient(
+        endpoint_url=url,
+        region="us-east-1",
+        aws_access_key_id=KEY,
+        aws_secret_access_key=SECRET,
+        **kw,
+    )
+
+
+@pytest.mark.parametrize(
+    "action",
+    [
+        huge(5 * 1024 * 1024),  # chunked, no length
+        raw(
+            200,
+            {"Content-Type": "application/x-amz-json-1.1"},
+            b"{" + b" " * (2 * 1024 * 1024) + b"}",
+        ),
+        raw(
+            200,
+            {"Content-Type": "application/x-amz-json-1.1", "Content-Encoding": "gzip"},
+            gzip.compress(
+                b'{"Session": {"Id": "x", "Description": "' + b"A" * (50 * 1024 * 1024) + b'"}}'
+            ),
+        ),
+    ],
+    ids=["chunked", "content-length", "gzip-bomb"],
+)
+async def test_oversized_replies_are_refused(fault_server: FaultServer, action: Any) -> None:
+    fault_server.script([action])
+    async with fault_client(fault_server.url, max_reply_bytes=1024 * 1024) as glue:
+        with pytest.raises(errors.GlueError) as info:
+            await glue.get_session("s-1")
+        assert info.value.code == "ReplyTooLarge"
+        assert info.value.status_code == 200
+        assert fault_server.count == 1  # not retried
+        assert_no_leaks(glue)
+        # The client is still fine afterwards.
+        assert (await glue.get_session("s-2")).id == "s-2"
+
+
+async def test_gzip_reply_under_the_cap_is_read(fault_server: FaultServer) -> None:
+    body = json.dumps({"Session": {"Id": "gz", "Status": "READY"}}).encode()
+    fault_server.script([raw(200, {"Content-Encoding": "gzip"}, gzip.compress(body))])
+    async with fault_client(fault_server.url) as glue:
+        assert (await glue.get_session("gz")).id == "gz"
+
+
+async def test_default_cap_is_10_mib(fault_server: FaultServer) -> None:
+    fault_server.script([huge(10 * 1024 * 1024 + 1)])
+    async with fault_client(fault_server.url) as glue:
+        with pytest.raises(errors.GlueError, match="ReplyTooLarge") as info:
+            await glue.get_session("s-1")
+    assert "max_reply_bytes=10485760" in info.value.message
+
+
+# --- no input reaches the request line, the headers or the host -----------------------------------
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        "id\r\nX-Injected: 1",
+        "id\nHost: evil.example",
+        "id\x00",
+        "\u2028line-separator-is-fine",
+    ],
+)
+async def test_no_input_alters_request_line_headers_or_host(
+    fault_server: FaultServer, hostile: str
+) -> None:
+    async with fault_client(fault_server.url) as glue:
+        try:
+            await glue.get_session(hostile)
+            sent = True
+        except errors.ParamValidationError:
+            sent = False
+        with pytest.raises(errors.ParamValidationError):
+            await glue.get_session("ok", request_origin="origin\r\nX-Injected: 1")
+    if not sent:
+        assert fault_server.count == 0
+        return
+    received = fault_server.requests[0]
+    assert received.path == "/"
+    assert "X-Injected" not in received.headers
+    assert received.headers["Host"] == fault_server.url.removeprefix("http://")
+    assert json.loads(received.body)["Id"] == hostile
+
+
+async def test_region_cannot_change_the_host() -> None:
+    from botocore.exceptions import InvalidRegionError
+
+    for region in ["us-east-1.evil.example/", "evil.example#", "x@evil.example"]:
+        with pytest.raises(InvalidRegionError):
+            async with GlueSessionClient(
+                region=region, aws_access_key_id="A", aws_secret_access_key="s"
+            ):
+                pass
+
+
+# --- aiohttp's failures, as botocore's ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("failure", "expected"),
+    [
+        (aiohttp.ConnectionTimeoutError(), "ConnectTimeoutError"),
+        (aiohttp.SocketTimeoutError(), "ReadTimeoutError"),
+        (aiohttp.ServerDisconnectedError(), "ConnectionClosedError"),
+        (aiohttp.ClientPayloadError("x"), "ConnectionClosedError"),
+        (aiohttp.ClientOSError(), "ConnectionClosedError"),
+        (asyncio.TimeoutError(), "ReadTimeoutError"),
+        (
+            aiohttp.ClientConnectorError(mock.Mock(ssl=True), OSError(111, "refused")),
+            "EndpointConnectionError",
+        ),
+    ],
+)
+def test_network_errors_map_to_botocores(failure: BaseException, expected: str) -> None:
+    from aioglue_session.transport import network_error
+
+    mapped = network_error(failure, "https://glue.example")
+    assert type(mapped).__name__ == expected
+    assert type(mapped).__module__ == "botocore.exceptions"
+    assert "glue.example" in str(mapped) or expected == "ConnectionClosedError"
+
+
+# --- the transport seam: a user's own transport ---------------------------------------------------
+
+
+def session_reply(request: Request) -> RawReply:
+    sid = json.loads(request.body)["Id"]
+    doc = {"Session": {"Id": sid, "Status": "READY"}}
+    return RawReply(200, {"X-Amzn-RequestId": f"rid-{sid}"}, json.dumps(doc).encode())
+
+
+async def test_mock_transport_answers_without_a_socket() -> None:
+    transport = MockTransport(session_reply)
+    async with client(transport=transport) as glue:
+        assert glue.transport is transport
+        session = await glue.get_session("s-1", request_origin="unit")
+        results = {r.id: r.session for r in [r async for r in glue.get_sessions(["a", "b"])]}
+    assert session.status is SessionStatus.READY
+    assert {k: v.id for k, v in results.items() if v} == {"a": "a", "b": "b"}
+    assert transport.closed
+    first = transport.requests[0]
+    assert first.url == URL.rstrip("/")
+    assert first.body == b'{"Id":"s-1","RequestOrigin":"unit"}'
+    assert first.headers["X-Amz-Target"] == "AWSGlue.GetSession"
+    assert first.headers["Authorization"] == expected_authorization(
+        {k: v for k, v in first.headers.items()}, first.body
+    )
+    assert first.timeout is None  # no Timeouts.total
+
+
+async def test_mock_transport_failures_are_retried_like_the_network() -> None:
+    from botocore.exceptions import EndpointConnectionError
+
+    replies: list[Any] = [
+        EndpointConnectionError(endpoint_url=URL),
+        RawReply(400, {}, b'{"__type": "ThrottlingException", "message": "slow"}'),
+    ]
+
+    async def handler(request: Request) -> RawReply:
+        if replies:
+            reply = replies.pop(0)
+            if isinstance(reply, Exception):
+                raise reply
+            return reply  # type: ignore[no-any-return]
+        return session_reply(request)
+
+    sleep = InstantSleep()
+    transport = MockTransport(handler)
+    async with client(transport=transport, sleep=sleep, timeouts=Timeouts(total=30)) as glue:
+        session = await glue.get_session("s-9")
+    assert session.id == "s-9"
+    assert len(transport.requests) == 3 and len(sleep.delays) == 2
+    assert all(r.timeout is not None and 0 < r.timeout <= 30 for r in transport.requests)
+
+
+async def test_transport_and_http_session_are_exclusive() -> None:
+    async with aiohttp.ClientSession() as http:
+        with pytest.raises(ValueError, match="transport or http_session"):
+            client(transport=MockTransport(session_reply), http_session=http)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import boto3
 import botocore.session
@@ -179,54 +178,31 @@ async def test_retry_settings_from_env_and_profile(
 ) -> None:
     clean_env.write_text("[default]\nregion = us-east-1\nretry_mode = adaptive\nmax_attempts = 7\n")
     async with GlueSessionClient() as glue:
-        assert glue._retrier is not None
-        assert (glue._retrier.mode, glue._retrier.max_attempts) == ("adaptive", 7)
+        assert (glue.retry_mode, glue.max_attempts) == ("adaptive", 7)
     monkeypatch.setenv("AWS_RETRY_MODE", "standard")
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "2")
     async with GlueSessionClient() as glue:
-        assert glue._retrier is not None
-        assert (glue._retrier.mode, glue._retrier.max_attempts) == ("standard", 2)
+        assert (glue.retry_mode, glue.max_attempts) == ("standard", 2)
     async with GlueSessionClient(retry=RetryConfig(mode="adaptive", max_attempts=4)) as glue:
-        assert glue._retrier is not None
-        assert (glue._retrier.mode, glue._retrier.max_attempts) == ("adaptive", 4)
+        assert (glue.retry_mode, glue.max_attempts) == ("adaptive", 4)
     async with GlueSessionClient(retry=RetryConfig(max_attempts=None)) as glue:
-        assert glue._retrier is not None
-        assert (glue._retrier.mode, glue._retrier.max_attempts) == ("standard", 2)
+        assert (glue.retry_mode, glue.max_attempts) == ("standard", 2)
 
 
 async def test_defaults_without_any_retry_setting(clean_env: Path) -> None:
     async with GlueSessionClient(region="us-east-1") as glue:
-        assert glue._retrier is not None
-        assert (glue._retrier.mode, glue._retrier.max_attempts) == ("standard", 3)
+        assert (glue.retry_mode, glue.max_attempts) == ("standard", 3)
 
 
-async def test_ca_bundle_is_honoured(
+async def test_a_missing_ca_bundle_fails_at_open(
     clean_env: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    import ssl
-
-    system_bundle = Path(ssl.get_default_verify_paths().openssl_cafile)
-    if not system_bundle.is_file():
-        pytest.skip("no system CA file to copy")
-    bundle = tmp_path / "bundle.pem"
-    bundle.write_bytes(system_bundle.read_bytes())
-    monkeypatch.setenv("AWS_CA_BUNDLE", str(bundle))
-    async with GlueSessionClient(region="us-east-1") as glue:
-        assert glue._settings is not None and glue._settings.verify == str(bundle)
-        connector: Any = glue._http.connector  # type: ignore[union-attr]
-        assert isinstance(connector._ssl, ssl.SSLContext)
-        assert connector._ssl.verify_mode == ssl.CERT_REQUIRED
+    # (That a bundle is used, and verification on by default, is shown against a real TLS
+    # server in tests/test_tls.py.)
     monkeypatch.setenv("AWS_CA_BUNDLE", str(tmp_path / "missing.pem"))
     with pytest.raises(OSError):
         async with GlueSessionClient(region="us-east-1"):
             pass
-
-
-async def test_tls_verification_is_on_by_default(clean_env: Path) -> None:
-    async with GlueSessionClient(region="us-east-1") as glue:
-        assert glue._settings is not None and glue._settings.verify is True
-        connector: Any = glue._http.connector  # type: ignore[union-attr]
-        assert connector._ssl is True  # aiohttp's default: verify with the system trust store
 
 
 async def test_botocore_session_supplies_profile_and_config(clean_env: Path) -> None:
@@ -235,3 +211,79 @@ async def test_botocore_session_supplies_profile_and_config(clean_env: Path) -> 
     async with GlueSessionClient(botocore_session=session) as glue:
         assert glue.region == "us-west-2"
         assert glue.endpoint_url == "https://glue-fips.us-west-2.amazonaws.com"
+
+
+# --- one rule for the retry settings, wherever they come from ------------------------------------
+
+BAD_MODES = ["bogus", "legacy", "STANDARD"]
+BAD_ATTEMPTS = ["0", "-1", "abc", "2.5"]
+
+
+@pytest.mark.parametrize("mode", BAD_MODES)
+async def test_a_bad_retry_mode_is_one_error_from_code_env_or_profile(
+    clean_env: Path, monkeypatch: pytest.MonkeyPatch, mode: str
+) -> None:
+    from botocore.exceptions import InvalidRetryModeError
+
+    from aioglue_session import errors
+
+    with pytest.raises(errors.InvalidRetryModeError) as from_code:
+        RetryConfig(mode=mode)  # type: ignore[arg-type]
+    clean_env.write_text(f"[default]\nregion = us-east-1\nretry_mode = {mode}\n")
+    with pytest.raises(errors.InvalidRetryModeError) as from_profile:
+        async with GlueSessionClient():
+            pass
+    monkeypatch.setenv("AWS_RETRY_MODE", mode)
+    with pytest.raises(errors.InvalidRetryModeError) as from_env:
+        async with GlueSessionClient(region="us-east-1"):
+            pass
+    for info in (from_code, from_profile, from_env):
+        # botocore's class, as boto3 raises it, and a ValueError for code that catches that.
+        assert isinstance(info.value, InvalidRetryModeError)
+        assert isinstance(info.value, ValueError)
+        assert "must be one of: ('standard', 'adaptive')" in str(info.value)
+    if mode != "legacy":
+        # boto3 refuses the same value with the same class ("legacy" it accepts: see README).
+        with pytest.raises(InvalidRetryModeError):
+            boto3.client("glue", region_name="us-east-1")
+
+
+@pytest.mark.parametrize("attempts", BAD_ATTEMPTS)
+async def test_a_bad_max_attempts_is_one_error_from_code_env_or_profile(
+    clean_env: Path, monkeypatch: pytest.MonkeyPatch, attempts: str
+) -> None:
+    from botocore.exceptions import InvalidMaxRetryAttemptsError
+
+    from aioglue_session import errors
+
+    raised = []
+    with pytest.raises(errors.InvalidMaxRetryAttemptsError) as info:
+        RetryConfig(max_attempts=attempts)  # type: ignore[arg-type]
+    raised.append(info.value)
+    if attempts.lstrip("-").isdigit():
+        with pytest.raises(errors.InvalidMaxRetryAttemptsError) as info:
+            RetryConfig(max_attempts=int(attempts))
+        raised.append(info.value)
+    clean_env.write_text(f"[default]\nregion = us-east-1\nmax_attempts = {attempts}\n")
+    with pytest.raises(errors.InvalidMaxRetryAttemptsError) as info:
+        async with GlueSessionClient():
+            pass
+    raised.append(info.value)
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", attempts)
+    with pytest.raises(errors.InvalidMaxRetryAttemptsError) as info:
+        async with GlueSessionClient(region="us-east-1"):
+            pass
+    raised.append(info.value)
+    for exc in raised:
+        assert isinstance(exc, InvalidMaxRetryAttemptsError) and isinstance(exc, ValueError)
+        assert "must be an integer greater than or equal to 1" in str(exc)
+    if attempts in ("0", "-1"):
+        with pytest.raises(InvalidMaxRetryAttemptsError):  # boto3 says the same
+            boto3.client("glue", region_name="us-east-1")
+
+
+def test_retry_settings_accept_what_boto3_accepts() -> None:
+    assert RetryConfig(mode="adaptive", max_attempts=1).max_attempts == 1
+    assert RetryConfig(mode=None).mode is None
+    with pytest.raises(ValueError):
+        RetryConfig(max_attempts=True)
