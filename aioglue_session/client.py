@@ -13,13 +13,12 @@ import functools
 import logging
 import sys
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 import botocore
 import botocore.session
-from botocore.credentials import Credentials
 from botocore.exceptions import BotoCoreError, ReadTimeoutError
 
 from . import errors
@@ -39,12 +38,11 @@ from .protocol import (
 from .retries import Retrier
 from .settings import (
     DEFAULT_MAX_REPLY_BYTES,
+    ClientConfig,
     RetryConfig,
     RetryMode,
     Settings,
     Timeouts,
-    check_endpoint_url,
-    resolve_settings,
 )
 from .signing import RequestSigner
 from .transport import Transport
@@ -92,6 +90,12 @@ class GlueSessionClient:
             credentials from.
         max_reply_bytes: replies larger than this (decoded) are refused unread, as a
             ``GlueError`` with code ``ReplyTooLarge``.
+        proxies: as boto3's ``Config(proxies=...)``: ``{"https": "http://[user:pass@]host:port"}``
+            (keys ``"http"``, ``"https"`` or ``"scheme://host"``); else ``HTTPS_PROXY`` /
+            ``HTTP_PROXY`` / ``NO_PROXY`` from the environment.
+        tracer_provider: an OpenTelemetry ``TracerProvider`` (else the global one, when
+            ``opentelemetry-api`` is installed).
+        meter_provider: an OpenTelemetry ``MeterProvider`` (likewise).
         transport: anything with the :class:`~aioglue_session.transport.Transport` protocol,
             e.g. a :class:`~aioglue_session.transport.MockTransport` in your tests. It replaces
             the aiohttp transport (``max_connections`` still bounds requests in flight).
@@ -120,44 +124,31 @@ class GlueSessionClient:
         http_session: aiohttp.ClientSession | None = None,
         botocore_session: botocore.session.Session | None = None,
         max_reply_bytes: int = DEFAULT_MAX_REPLY_BYTES,
+        proxies: Mapping[str, str] | None = None,
+        tracer_provider: Any = None,
+        meter_provider: Any = None,
         transport: Transport | None = None,
         clock: Callable[[], float] | None = None,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
     ) -> None:
-        if (aws_access_key_id is None) != (aws_secret_access_key is None):
-            raise errors.PartialCredentialsError(
-                provider="explicit",
-                cred_var="aws_secret_access_key"
-                if aws_secret_access_key is None
-                else "aws_access_key_id",
-            )
-        if endpoint_url is not None:
-            check_endpoint_url(endpoint_url)
-        for name, value, kind in (("retry", retry, RetryConfig), ("timeouts", timeouts, Timeouts)):
-            if value is not None and not isinstance(value, kind):
-                raise TypeError(f"{name} must be a {kind.__name__}")
-        for name, number in (
-            ("max_connections", max_connections),
-            ("max_reply_bytes", max_reply_bytes),
-        ):
-            if not isinstance(number, int) or isinstance(number, bool) or number < 1:
-                raise ValueError(f"{name} must be a positive int")
         if transport is not None and http_session is not None:
             raise ValueError("pass transport or http_session, not both")
-        self._resolve = functools.partial(
-            resolve_settings, region=region, endpoint_url=endpoint_url, retry=retry
+        self._config = ClientConfig(
+            region=region,
+            profile=profile,
+            credentials=ClientConfig.explicit_credentials(
+                aws_access_key_id, aws_secret_access_key, aws_session_token
+            ),
+            endpoint_url=endpoint_url,
+            retry=retry,
+            timeouts=timeouts,
+            max_connections=max_connections,
+            max_reply_bytes=max_reply_bytes,
+            proxies=proxies,
         )
-        self._profile = profile
-        self._explicit: Credentials | None = (
-            Credentials(aws_access_key_id, aws_secret_access_key, aws_session_token, "explicit")
-            if aws_access_key_id is not None and aws_secret_access_key is not None
-            else None
-        )
-        self._timeouts = timeouts or Timeouts()
-        self._max_connections = max_connections
+        self._providers = (tracer_provider, meter_provider)  # OpenTelemetry: not yet used
         self._user_http = http_session
         self._botocore_session = botocore_session
-        self._max_reply_bytes = max_reply_bytes
         self._transport = transport
         self._clock = clock
         self._sleep = sleep
@@ -199,30 +190,11 @@ class GlueSessionClient:
             if self._state == _NEW:
                 await self._open()
 
-    def _resolve_blocking(self) -> tuple[botocore.session.Session, Settings, Any]:
-        """Everything at start-up that reads files; runs in a worker thread."""
-        session = self._botocore_session
-        if session is None:
-            # With explicit keys the session is only read for settings, never used to create
-            # clients (the assume-role and SSO providers do that), so it needs no event handlers.
-            session = botocore.session.Session(
-                profile=self._profile, include_builtin_handlers=self._explicit is None
-            )
-        elif self._profile is not None:
-            session.set_config_variable("profile", self._profile)
-        settings = self._resolve(session)
-        ssl_context: Any = True
-        if isinstance(settings.verify, str) and settings.endpoint_url.startswith("https:"):
-            import ssl
-
-            # (Loading a CA bundle takes ~15 ms; a plain-http endpoint never needs it.)
-            ssl_context = ssl.create_default_context(cafile=settings.verify)
-        return session, settings, ssl_context
-
     async def _open(self) -> None:
-        session, settings, ssl_context = await asyncio.to_thread(self._resolve_blocking)
-        if self._explicit is not None:
-            self._credentials = CredentialCache(self._explicit, where="explicit arguments")
+        config = self._config
+        session, settings = await asyncio.to_thread(config.resolve, self._botocore_session)
+        if config.credentials is not None:
+            self._credentials = CredentialCache(config.credentials, where="explicit arguments")
         else:
             where = CHAIN_DESCRIPTION.format(profile=session.profile or "default")
             self._credentials = CredentialCache(chain_source(session), where=where)
@@ -240,10 +212,10 @@ class GlueSessionClient:
             from .transport import AiohttpTransport
 
             self._transport = AiohttpTransport(
-                max_connections=self._max_connections,
-                timeouts=self._timeouts,
-                max_reply_bytes=self._max_reply_bytes,
-                ssl=ssl_context,
+                max_connections=config.max_connections,
+                timeouts=config.timeouts,
+                max_reply_bytes=config.max_reply_bytes,
+                ssl=settings.ssl_context or True,
                 session=self._user_http,
             )
         self._settings = settings
@@ -267,7 +239,7 @@ class GlueSessionClient:
             await self._transport.aclose()
 
     def __repr__(self) -> str:
-        key = self._explicit.access_key if self._explicit else None
+        key = self._config.credentials.access_key if self._config.credentials else None
         settings = self._settings
         return (
             f"GlueSessionClient(region={settings.region if settings else None!r}, "
@@ -373,7 +345,7 @@ class GlueSessionClient:
         try:
             return await self._retrier.call(
                 functools.partial(self._attempt, body),
-                total=self._timeouts.total,
+                total=self._config.timeouts.total,
                 recover=self._recover,
             )
         except asyncio.CancelledError:
@@ -488,7 +460,7 @@ class GlueSessionClient:
                 b"",
                 retry_attempts=attempt - 1,
                 code="ReplyTooLarge",
-                message=f"reply body exceeds max_reply_bytes={self._max_reply_bytes}",
+                message=f"reply body exceeds max_reply_bytes={self._config.max_reply_bytes}",
             )
         session = parse_reply(status, reply_headers, data, retry_attempts=attempt - 1)
         if logger.isEnabledFor(logging.DEBUG):

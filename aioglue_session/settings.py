@@ -13,20 +13,24 @@ partition data.
 from __future__ import annotations
 
 import os
+import ssl
+from collections.abc import Mapping
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import attrs
 import botocore.session
 from botocore.configprovider import ConfiguredEndpointProvider
+from botocore.credentials import Credentials
 from botocore.endpoint_provider import EndpointProvider
 from botocore.exceptions import NoRegionError
 from botocore.utils import ensure_boolean, validate_region_name
 
-from .errors import InvalidMaxRetryAttemptsError, InvalidRetryModeError
+from .errors import InvalidMaxRetryAttemptsError, InvalidRetryModeError, PartialCredentialsError
 
 __all__ = [
     "DEFAULT_MAX_REPLY_BYTES",
+    "ClientConfig",
     "RetryConfig",
     "RetryMode",
     "Settings",
@@ -153,6 +157,8 @@ class Settings:
     verify: bool | str
     retry_mode: RetryMode
     max_attempts: int
+    #: For an ``https`` endpoint: the context that verifies it (built off the event loop).
+    ssl_context: ssl.SSLContext | None = attrs.field(default=None, repr=False, eq=False)
 
 
 _providers: dict[int, EndpointProvider] = {}
@@ -224,6 +230,12 @@ def resolve_retry(
     )
 
 
+def tls_context(verify: bool | str) -> ssl.SSLContext:
+    """A verifying context: the CA bundle ``verify`` names, else the default trust store.
+    Blocking (loading a bundle reads a file and takes ~15 ms)."""
+    return ssl.create_default_context(cafile=verify if isinstance(verify, str) else None)
+
+
 def resolve_settings(
     session: botocore.session.Session,
     *,
@@ -238,11 +250,88 @@ def resolve_settings(
         url = resolve_endpoint(session, resolved_region)
     check_endpoint_url(url)
     ca_bundle = session.get_config_variable("ca_bundle")
+    verify: bool | str = str(ca_bundle) if ca_bundle else True
     mode, attempts = resolve_retry(session, retry)
     return Settings(
         region=resolved_region,
         endpoint_url=url,
-        verify=str(ca_bundle) if ca_bundle else True,
+        verify=verify,
         retry_mode=mode,
         max_attempts=attempts,
+        # (A plain-http endpoint never needs one.)
+        ssl_context=tls_context(verify) if url.startswith("https:") else None,
     )
+
+
+def _timeouts_or_default(value: Timeouts | None) -> Timeouts:
+    return Timeouts() if value is None else value
+
+
+def _positive_int(name: str) -> Any:
+    def check(_: Any, __: Any, value: Any) -> None:
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"{name} must be a positive int, not {value!r}")
+
+    return check
+
+
+def _instance_of(kind: type[Any], name: str) -> Any:
+    def check(_: Any, __: Any, value: Any) -> None:
+        if value is not None and not isinstance(value, kind):
+            raise TypeError(f"{name} must be a {kind.__name__}, not {type(value).__name__}")
+
+    return check
+
+
+@attrs.frozen(kw_only=True)
+class ClientConfig:
+    """What a ``GlueSessionClient`` was given, checked once, before anything is resolved."""
+
+    region: str | None = None
+    profile: str | None = None
+    credentials: Credentials | None = attrs.field(default=None, repr=False)
+    endpoint_url: str | None = attrs.field(default=None, validator=_optional(check_endpoint_url))
+    retry: RetryConfig | None = attrs.field(
+        default=None, validator=_instance_of(RetryConfig, "retry")
+    )
+    timeouts: Timeouts = attrs.field(
+        factory=Timeouts,
+        converter=_timeouts_or_default,
+        validator=_instance_of(Timeouts, "timeouts"),
+    )
+    max_connections: int = attrs.field(default=100, validator=_positive_int("max_connections"))
+    max_reply_bytes: int = attrs.field(
+        default=DEFAULT_MAX_REPLY_BYTES, validator=_positive_int("max_reply_bytes")
+    )
+    #: boto3's ``Config(proxies=...)`` mapping (not yet used).
+    proxies: Mapping[str, str] | None = attrs.field(default=None, repr=False)
+
+    @staticmethod
+    def explicit_credentials(
+        key: str | None, secret: str | None, token: str | None
+    ) -> Credentials | None:
+        """Static credentials from the arguments; both halves of a key pair or neither."""
+        if key is None and secret is None:
+            return None
+        if key is None or secret is None:
+            missing = "aws_secret_access_key" if secret is None else "aws_access_key_id"
+            raise PartialCredentialsError(provider="explicit", cred_var=missing)
+        return Credentials(key, secret, token, "explicit")
+
+    def resolve(
+        self, session: botocore.session.Session | None
+    ) -> tuple[botocore.session.Session, Settings]:
+        """Blocking (reads files): the botocore session to take credentials from, and the
+        settings. Runs in a worker thread."""
+        if session is None:
+            # With explicit keys the session is only read for settings, never used to create
+            # clients (the assume-role and SSO providers do that), so it needs no event handlers.
+            session = botocore.session.Session(
+                profile=self.profile, include_builtin_handlers=self.credentials is None
+            )
+        elif self.profile is not None:
+            session.set_config_variable("profile", self.profile)
+        settings = resolve_settings(
+            session, region=self.region, endpoint_url=self.endpoint_url, retry=self.retry
+        )
+        return session, settings
