@@ -18,7 +18,6 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 import botocore
-import botocore.session
 from botocore.exceptions import BotoCoreError, ReadTimeoutError
 
 from . import errors
@@ -50,6 +49,7 @@ from .waiter import wait_for_session
 
 if TYPE_CHECKING:
     import aiohttp
+    import botocore.session
 
 __all__ = ["GlueSessionClient"]
 

@@ -18,12 +18,14 @@ import functools
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import botocore.session
 from botocore.credentials import Credentials, ReadOnlyCredentials, RefreshableCredentials
 
 from .errors import NoCredentialsFoundError
+
+if TYPE_CHECKING:
+    import botocore.session
 
 __all__ = ["CredentialCache", "redact"]
 

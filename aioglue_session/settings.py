@@ -15,11 +15,10 @@ from __future__ import annotations
 import os
 import ssl
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
 import attrs
-import botocore.session
 from botocore.configprovider import ConfiguredEndpointProvider
 from botocore.credentials import Credentials
 from botocore.endpoint_provider import EndpointProvider
@@ -27,6 +26,9 @@ from botocore.exceptions import NoRegionError
 from botocore.utils import ensure_boolean, validate_region_name
 
 from .errors import InvalidMaxRetryAttemptsError, InvalidRetryModeError, PartialCredentialsError
+
+if TYPE_CHECKING:
+    import botocore.session
 
 __all__ = [
     "DEFAULT_MAX_REPLY_BYTES",
@@ -324,6 +326,10 @@ class ClientConfig:
         """Blocking (reads files): the botocore session to take credentials from, and the
         settings. Runs in a worker thread."""
         if session is None:
+            # Imported here, in the start-up thread: botocore.session pulls in botocore.client
+            # and its documentation machinery (~150 ms) that importing this package need not pay.
+            import botocore.session
+
             # With explicit keys the session is only read for settings, never used to create
             # clients (the assume-role and SSO providers do that), so it needs no event handlers.
             session = botocore.session.Session(
