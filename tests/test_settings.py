@@ -245,7 +245,7 @@ async def test_a_bad_retry_mode_is_one_error_from_code_env_or_profile(
     if mode != "legacy":
         # boto3 refuses the same value with the same class ("legacy" it accepts: see README).
         with pytest.raises(InvalidRetryModeError):
-            boto3.client("glue", region_name="us-east-1")
+            boto3.session.Session().client("glue", region_name="us-east-1")
 
 
 @pytest.mark.parametrize("attempts", BAD_ATTEMPTS)
@@ -279,7 +279,7 @@ async def test_a_bad_max_attempts_is_one_error_from_code_env_or_profile(
         assert "must be an integer greater than or equal to 1" in str(exc)
     if attempts in ("0", "-1"):
         with pytest.raises(InvalidMaxRetryAttemptsError):  # boto3 says the same
-            boto3.client("glue", region_name="us-east-1")
+            boto3.session.Session().client("glue", region_name="us-east-1")
 
 
 def test_retry_settings_accept_what_boto3_accepts() -> None:
