@@ -124,11 +124,13 @@ def test_usage_errors_exit_2(args: list[str]) -> None:
     assert "usage:" in proc.stderr
 
 
-def test_no_region_is_a_clear_error() -> None:
-    proc = run("get", "x", env=clean_env(AWS_CONFIG_FILE="/nonexistent"))
-    assert proc.returncode == 1
-    assert "region" in proc.stderr.lower()
-    assert "Traceback" not in proc.stderr
+def test_no_region_is_a_configuration_error_that_says_how_to_fix_it() -> None:
+    proc = run("get", "x", "y", env=clean_env(AWS_CONFIG_FILE="/nonexistent"))
+    assert proc.returncode == 253
+    assert proc.stdout == ""
+    assert proc.stderr.splitlines() == [
+        "aioglue-session: no region: pass --region or set AWS_REGION (or a region in the profile)"
+    ]
 
 
 def test_demo_prints_its_table() -> None:
