@@ -483,9 +483,9 @@ async def test_debug_logs_each_attempt_to_stderr_and_no_secret(
     proc = run(*args, env=env)
     assert proc.returncode == 1
     assert len(proc.stdout.splitlines()) == 2  # the log never goes to stdout
-    debug = [line for line in proc.stderr.splitlines() if " DEBUG " in line]
-    assert any("aioglue_session DEBUG GetSession attempt 1: HTTP 200 OK" in line for line in debug)
-    assert any("aioglue_session.cli DEBUG region us-east-1, endpoint http" in line for line in debug)
+    debug = "\n".join(line for line in proc.stderr.splitlines() if " DEBUG " in line)
+    assert " aioglue_session DEBUG GetSession attempt 1: HTTP 200 OK request_id=" in debug
+    assert " aioglue_session.cli DEBUG region us-east-1, endpoint http://127.0.0.1:" in debug
     assert secret not in proc.stderr and token not in proc.stderr
     assert secret[:8] not in proc.stderr and token[:8] not in proc.stderr
 
