@@ -128,6 +128,7 @@ class _Progress:
         self._label = label
         self._count_failures = count_failures
         self._visible = False
+        self._shown = (0, 0)  # (done, failed) as last drawn
         self._last = 0.0
         self.done = 0
         self.failed = 0
@@ -159,7 +160,8 @@ class _Progress:
     def finish(self) -> None:
         """Leave the final state on screen, on a line of its own."""
         if self._enabled and self.done:
-            self._draw()
+            if not self._visible or self._shown != (self.done, self.failed):
+                self._draw()
             self._stream.write("\n")
             self._stream.flush()
             self._visible = False
@@ -176,6 +178,7 @@ class _Progress:
         self._stream.write(text + "\x1b[K")
         self._stream.flush()
         self._visible = True
+        self._shown = (self.done, self.failed)
 
 
 class _Output:
