@@ -3,25 +3,49 @@
 from __future__ import annotations
 
 import asyncio
+import types
 from collections import deque
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
 from typing import Any
 
+import botocore.exceptions
+
 from ._slots import Slots
-from .errors import ParamValidationError
+from .errors import ClientClosedError, ParamValidationError
 from .models import Session, SessionResult
 from .protocol import validate_session_id
 
-__all__ = ["iter_session_results"]
+__all__ = ["CLIENT_FAILURES", "iter_session_results"]
 
 Fetch = Callable[[str], Awaitable[Session]]
+
+#: Failures of the client rather than of an id. Each would come back identically for every id
+#: (no credentials, no region, credentials that cannot be fetched, the client closed), so
+#: answering each id with it would bury one configuration problem under thousands of copies.
+#: The bulk iterator raises the first of them once instead, and stops. Everything else (a Glue
+#: error reply, a network failure after retries, an invalid id) is about one id and stays its
+#: result. botocore's SSO errors exist only in newer releases, hence the ``getattr``.
+CLIENT_FAILURES: tuple[type[BaseException], ...] = tuple(
+    cls
+    for cls in (
+        botocore.exceptions.NoCredentialsError,  # and subclasses (NoAuthTokenError, ...)
+        botocore.exceptions.NoRegionError,
+        botocore.exceptions.PartialCredentialsError,
+        botocore.exceptions.CredentialRetrievalError,
+        getattr(botocore.exceptions, "TokenRetrievalError", None),
+        getattr(botocore.exceptions, "SSOTokenLoadError", None),
+        getattr(botocore.exceptions, "UnauthorizedSSOTokenError", None),
+        ClientClosedError,
+    )
+    if cls is not None
+)
 
 #: Workers started between two yields to the event loop.
 _START_BATCH = 64
 _END = object()
 
 
-async def iter_session_results(
+def iter_session_results(
     fetch: Fetch,
     ids: Iterable[str] | AsyncIterable[str],
     *,
@@ -34,10 +58,31 @@ async def iter_session_results(
     a new id only while fewer than ``2 * concurrency`` results are in flight or waiting to be
     consumed, so a huge generator is never held in memory (only the set of ids seen, for
     de-duplication) and a slow consumer holds the lookups back. Leaving the ``async for`` early
-    cancels and awaits every worker and closes an async id source.
+    cancels and awaits every worker and closes a generator id source (sync or async).
+
+    A failure of the client rather than of an id (:data:`CLIENT_FAILURES`) is raised out of the
+    iterator once, after the other lookups are cancelled, instead of becoming every id's result.
+
+    The arguments are checked here, when this is called, not at the first ``anext``: a bare
+    ``str`` (or ``bytes``) is one id, not many, and is refused with ``TypeError``.
     """
+    if isinstance(ids, (str, bytes, bytearray)):
+        raise TypeError(
+            f"ids must be an iterable of session ids, not a single {type(ids).__name__}: "
+            "wrap one id in a list, e.g. get_sessions([session_id])"
+        )
+    if not isinstance(ids, (Iterable, AsyncIterable)):
+        raise TypeError(
+            f"ids must be an iterable or async iterable of str, not {type(ids).__name__}"
+        )
     if not isinstance(concurrency, int) or isinstance(concurrency, bool) or concurrency < 1:
         raise ValueError(f"concurrency must be a positive int, not {concurrency!r}")
+    return _results(fetch, ids, concurrency)
+
+
+async def _results(
+    fetch: Fetch, ids: Iterable[str] | AsyncIterable[str], concurrency: int
+) -> AsyncIterator[SessionResult]:
     loop = asyncio.get_running_loop()
     source: Any
     if isinstance(ids, AsyncIterable):
@@ -56,7 +101,9 @@ async def iter_session_results(
     workers: set[asyncio.Task[None]] = set()
     wakeup: asyncio.Future[None] | None = None
     exhausted = False
-    failure: list[BaseException] = []  # the id source raised: re-raised to the consumer
+    # The id source raised, or a lookup failed for a reason that is the client's, not the id's:
+    # re-raised to the consumer, once.
+    failure: list[BaseException] = []
 
     def wake() -> None:
         if wakeup is not None and not wakeup.done():
@@ -83,9 +130,11 @@ async def iter_session_results(
 
     async def worker() -> None:
         try:
-            while True:
+            while not failure:
                 if not credits.try_take():
                     await credits.take()
+                if failure:
+                    return
                 item = await pull()
                 while isinstance(item, str) and item in seen:
                     item = await pull()
@@ -103,6 +152,9 @@ async def iter_session_results(
                 seen.add(item)
                 try:
                     result = SessionResult(id=item, session=await fetch(item))
+                except CLIENT_FAILURES as exc:  # the client's failure, not this id's
+                    failure.append(exc)
+                    return
                 except Exception as exc:  # one id's failure is that id's result
                     result = SessionResult(id=item, error=exc)
                 except asyncio.CancelledError:
@@ -116,6 +168,7 @@ async def iter_session_results(
             raise
         except BaseException as exc:  # the id source failed
             failure.append(exc)
+            # (Returning here, and at a client failure above, lets the consumer raise it.)
         finally:
             workers.discard(asyncio.current_task())
             wake()
@@ -123,6 +176,8 @@ async def iter_session_results(
     cancelling = False
     try:
         while True:
+            if failure:
+                raise failure[0]
             # Start workers in batches, yielding to the loop between batches, until there are
             # `concurrency` of them or the source has run dry.
             if len(workers) < concurrency and not exhausted:
@@ -130,8 +185,6 @@ async def iter_session_results(
                     workers.add(loop.create_task(worker()))
                 if len(workers) < concurrency:
                     await asyncio.sleep(0)
-            if failure:
-                raise failure[0]
             if ready:
                 result = ready.popleft()
                 credits.give()
@@ -150,7 +203,11 @@ async def iter_session_results(
             task.cancel()
         if pending:
             await asyncio.gather(*pending, return_exceptions=True)
-        # Close an async id source too (an async generator's ``finally`` runs now, not at GC).
-        aclose = getattr(source, "aclose", None) if is_async else None
-        if aclose is not None:
-            await aclose()
+        # Close a generator id source too: its ``finally`` runs now, not whenever it is
+        # collected (for an async generator, possibly outside any event loop).
+        if is_async:
+            aclose = getattr(source, "aclose", None)
+            if aclose is not None:
+                await aclose()
+        elif isinstance(source, types.GeneratorType):
+            source.close()

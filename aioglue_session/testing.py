@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -81,9 +81,20 @@ class LocalGlue:
         params.setdefault("Command", {"Name": "glueetl", "PythonVersion": "3"})
         await asyncio.to_thread(self._glue().create_session, Id=session_id, **params)
 
-    async def create_sessions(self, session_ids: Iterable[str], **params: Any) -> None:
-        for session_id in session_ids:
+    async def create_sessions(
+        self,
+        session_ids: Iterable[str],
+        *,
+        progress: Callable[[int, int], object] | None = None,
+        **params: Any,
+    ) -> None:
+        """``create_session`` for each id, with the same ``params``. ``progress(done, total)``,
+        when given, is called on the event loop after each session is created."""
+        ids = list(session_ids)
+        for done, session_id in enumerate(ids, 1):
             await self.create_session(session_id, **params)
+            if progress is not None:
+                progress(done, len(ids))
 
     async def stop_session(self, session_id: str) -> None:
         await asyncio.to_thread(self._glue().stop_session, Id=session_id)

@@ -293,3 +293,200 @@ async def test_a_slow_consumer_holds_lookups_back() -> None:
     assert len(started) <= 1 + 2 * 4
     rest = [r.id async for r in results]
     assert len(rest) == 99 and len(started) == 100
+
+
+# --- a bare string, and failures of the client rather than of an id ------------------------------
+
+
+@pytest.mark.parametrize("bad", ["abc", b"abc", bytearray(b"abc")], ids=type)
+async def test_a_bare_string_is_refused_when_called_not_when_iterated(bad: Any) -> None:
+    fetched: list[str] = []
+
+    async def fetch(session_id: str) -> Session:
+        fetched.append(session_id)
+        return Session(id=session_id)
+
+    # No `async for`, no `anext`: the call itself raises.
+    with pytest.raises(TypeError, match=rf"not a single {type(bad).__name__}"):
+        iter_session_results(fetch, bad, concurrency=4)
+    assert fetched == []
+
+
+async def test_get_sessions_abc_raises_type_error_before_any_lookup(
+    counting_server: tuple[CountingServer, str],
+) -> None:
+    server, url = counting_server
+    async with local_client(url) as glue:
+        with pytest.raises(TypeError, match="not a single str"):
+            glue.get_sessions("abc")
+        with pytest.raises(TypeError, match="not a single bytes"):
+            glue.get_sessions(b"abc")  # type: ignore[arg-type]
+        # One id in a list is fine.
+        assert [r.id async for r in glue.get_sessions(["abc"])] == ["abc"]
+    assert server.count == 1
+
+
+async def test_something_not_iterable_is_refused_when_called() -> None:
+    async def fetch(session_id: str) -> Session:
+        return Session(id=session_id)
+
+    with pytest.raises(TypeError, match="iterable"):
+        iter_session_results(fetch, 42, concurrency=4)  # type: ignore[arg-type]
+
+
+def client_failures() -> list[BaseException]:
+    import botocore.exceptions as bx
+
+    from aioglue_session.credentials import NoCredentialsFoundError
+
+    return [
+        bx.NoCredentialsError(),
+        NoCredentialsFoundError(where="env, shared files"),
+        bx.NoRegionError(),
+        bx.PartialCredentialsError(provider="env", cred_var="AWS_SECRET_ACCESS_KEY"),
+        bx.CredentialRetrievalError(provider="sso", error_msg="expired"),
+        bx.TokenRetrievalError(provider="sso", error_msg="expired"),
+        bx.SSOTokenLoadError(error_msg="run aws sso login"),
+        bx.UnauthorizedSSOTokenError(),
+        errors.ClientClosedError("this GlueSessionClient is closed"),
+    ]
+
+
+@pytest.mark.parametrize("failure", client_failures(), ids=lambda e: type(e).__name__)
+async def test_a_client_failure_is_raised_once_not_repeated_per_id(failure: Exception) -> None:
+    calls: list[str] = []
+    source_closed = False
+
+    async def fetch(session_id: str) -> Session:
+        calls.append(session_id)
+        await asyncio.sleep(0.001)
+        raise failure
+
+    async def ids() -> AsyncIterator[str]:
+        nonlocal source_closed
+        try:
+            for i in range(200):
+                yield f"id-{i}"
+        finally:
+            source_closed = True
+
+    before = asyncio.all_tasks()
+    got: list[Any] = []
+    with pytest.raises(type(failure)) as caught:
+        async for result in iter_session_results(fetch, ids(), concurrency=8):
+            got.append(result)
+    assert caught.value is failure
+    assert got == []  # not one result per id, not even one
+    # Only the first round of workers ever called fetch; nobody took another id after.
+    assert 1 <= len(calls) <= 8
+    assert source_closed
+    assert asyncio.all_tasks() == before
+
+
+async def test_a_client_failure_cancels_lookups_in_flight_and_closes_a_sync_generator() -> None:
+    cancelled: list[str] = []
+    source_closed = False
+
+    async def fetch(session_id: str) -> Session:
+        if session_id == "id-3":
+            await asyncio.sleep(0.01)
+            raise errors.NoCredentialsError()
+        try:
+            await asyncio.sleep(10)
+        except asyncio.CancelledError:
+            cancelled.append(session_id)
+            raise
+        return Session(id=session_id)
+
+    def ids() -> Any:
+        nonlocal source_closed
+        try:
+            yield from (f"id-{i}" for i in range(100))
+        finally:
+            source_closed = True
+
+    before = asyncio.all_tasks()
+    with pytest.raises(errors.NoCredentialsError):
+        async for _ in iter_session_results(fetch, ids(), concurrency=5):
+            pass
+    assert sorted(cancelled) == ["id-0", "id-1", "id-2", "id-4"]
+    assert source_closed
+    assert asyncio.all_tasks() == before
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        errors.EndpointConnectionError(endpoint_url="http://127.0.0.1:9"),
+        errors.ReadTimeoutError(endpoint_url="http://127.0.0.1:9"),
+        errors.AccessDeniedException({"Error": {"Code": "AccessDeniedException"}}),
+        errors.ParamValidationError(report="bad id"),
+    ],
+    ids=lambda e: type(e).__name__,
+)
+async def test_an_id_failure_stays_that_ids_result(error: Exception) -> None:
+    async def fetch(session_id: str) -> Session:
+        if session_id == "bad":
+            raise error
+        return Session(id=session_id)
+
+    results = {r.id: r async for r in iter_session_results(fetch, ["a", "bad", "b"], concurrency=2)}
+    assert set(results) == {"a", "bad", "b"}
+    assert results["bad"].error is error
+    assert results["a"].ok and results["b"].ok
+
+
+@pytest.fixture
+def no_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    """Nothing in botocore's credential chain: no env keys, empty files, no IMDS."""
+    import os
+
+    for name in list(os.environ):
+        if name.startswith("AWS_"):
+            monkeypatch.delenv(name)
+    (tmp_path / "config").write_text("")
+    (tmp_path / "credentials").write_text("")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
+@pytest.mark.usefixtures("no_credentials")
+async def test_no_credentials_is_raised_once_and_nothing_is_sent(
+    counting_server: tuple[CountingServer, str],
+) -> None:
+    server, url = counting_server
+    got: list[Any] = []
+    async with GlueSessionClient(endpoint_url=url, region="us-east-1") as glue:
+        with pytest.raises(errors.NoCredentialsError) as caught:
+            async for result in glue.get_sessions([f"id-{i}" for i in range(200)]):
+                got.append(result)
+    assert got == []
+    assert "Unable to locate credentials" in str(caught.value)
+    assert server.count == 0
+
+
+async def test_closing_the_client_mid_iteration_raises_client_closed_once(
+    counting_server: tuple[CountingServer, str],
+) -> None:
+    server, url = counting_server
+    server.delay = 0.2
+    before = asyncio.all_tasks()
+    glue = local_client(url)
+    await glue.open()
+    got: list[str] = []
+    results = glue.get_sessions((f"id-{i}" for i in range(100)), concurrency=4)
+    with pytest.raises(errors.ClientClosedError):
+        async for result in results:
+            got.append(result.id)
+            if len(got) == 1:
+                await glue.close()  # the other three lookups are in flight now
+    assert len(got) == 1  # neither the lookups cut short nor the ids left became results
+    assert server.count <= 2 * 4  # the first round, and the round in flight at the close
+    # (The server's own handlers are still sleeping; only the client's side must be gone.)
+    client_side = {
+        t
+        for t in asyncio.all_tasks() - before
+        if "RequestHandler" not in t.get_coro().__qualname__  # type: ignore[union-attr]
+    }
+    assert client_side == set()
