@@ -12,6 +12,7 @@ partition data.
 
 from __future__ import annotations
 
+import logging
 import os
 import ssl
 from collections.abc import Mapping
@@ -23,7 +24,13 @@ from botocore.configprovider import ConfiguredEndpointProvider
 from botocore.credentials import Credentials
 from botocore.endpoint_provider import EndpointProvider
 from botocore.exceptions import NoRegionError
-from botocore.utils import ensure_boolean, validate_region_name
+from botocore.regions import EndpointResolver
+from botocore.utils import (
+    ensure_boolean,
+    is_valid_endpoint_url,
+    is_valid_ipv6_endpoint_url,
+    validate_region_name,
+)
 
 from .errors import InvalidMaxRetryAttemptsError, InvalidRetryModeError, PartialCredentialsError
 
@@ -33,6 +40,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_MAX_REPLY_BYTES",
     "ClientConfig",
+    "ResolvedEndpoint",
     "RetryConfig",
     "RetryMode",
     "Settings",
@@ -44,6 +52,8 @@ __all__ = [
     "resolve_region",
     "resolve_settings",
 ]
+
+logger = logging.getLogger(__name__)
 
 SERVICE = "glue"
 RetryMode = Literal["standard", "adaptive"]
@@ -80,11 +90,15 @@ def check_max_attempts(value: object) -> int:
 
 
 def check_endpoint_url(url: str) -> str:
+    """An absolute ``http``/``https`` URL that botocore accepts as an endpoint (so a host like
+    ``my_host`` or a URL with a stray newline is refused here, as boto3 refuses it)."""
     parts = urlsplit(url) if isinstance(url, str) else None
     if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(
             f"endpoint_url must be an absolute http:// or https:// URL, not {str(url)[:100]!r}"
         )
+    if not is_valid_endpoint_url(url) and not is_valid_ipv6_endpoint_url(url):
+        raise ValueError(f"Invalid endpoint: {url[:100]!r} (botocore refuses it, as boto3 does)")
     return url
 
 
@@ -153,6 +167,8 @@ class Timeouts:
 class Settings:
     """Everything a client resolved when it opened."""
 
+    #: The real region (a FIPS pseudo-region rewritten, as boto3's ``client.meta.region_name``),
+    #: which is also the region requests are signed for.
     region: str
     endpoint_url: str
     #: ``True`` (the default trust store), or a CA bundle path (``AWS_CA_BUNDLE``, ``ca_bundle``).
@@ -183,17 +199,85 @@ def _flag(session: botocore.session.Session, name: str) -> bool:
     return bool(ensure_boolean(value)) if value is not None else False
 
 
-def resolve_endpoint(session: botocore.session.Session, region: str) -> str:
-    """Glue's rule-set endpoint for ``region`` with the session's FIPS / dual-stack settings."""
-    endpoint = _endpoint_provider(session).resolve_endpoint(
-        Region=region,
-        UseFIPS=_flag(session, "use_fips_endpoint"),
-        UseDualStack=_flag(session, "use_dualstack_endpoint"),
+@attrs.frozen
+class ResolvedEndpoint:
+    """Where a client sends its requests, and the region it signs them for."""
+
+    url: str
+    #: The real region, FIPS pseudo-regions rewritten (boto3's ``client.meta.region_name``).
+    #: It is also the signing region: once the pseudo-regions are rewritten, Glue's endpoint
+    #: data scopes no region's signatures to another (tests/test_endpoints_boto3.py checks this
+    #: against boto3 for every region of every partition).
+    region: str
+
+
+def resolve_endpoint(
+    session: botocore.session.Session, region: str, endpoint_url: str | None = None
+) -> ResolvedEndpoint:
+    """The endpoint and real region for ``region`` as the user named it, the way boto3's
+    ``create_client`` resolves them.
+
+    A FIPS pseudo-region (``fips-us-east-1``, ``us-gov-west-1-fips``) stands for its real region
+    with FIPS on, as botocore's ``ClientCreator._normalize_fips_region`` rewrites it. botocore's
+    endpoint data (``endpoints.json``, through its ``ClientEndpointBridge``) then refuses what
+    boto3 refuses, with boto3's exception: dual-stack in a partition without it is
+    ``EndpointVariantError``, even when ``endpoint_url`` is set. The URL, when ``endpoint_url``
+    is not given, is Glue's endpoint rule set's, with the session's FIPS / dual-stack settings.
+    """
+    real_region = region.replace("fips-", "").replace("-fips", "")
+    pseudo = real_region != region
+    if pseudo:
+        logger.warning(
+            "Region %s is a FIPS pseudo-region: using %s with FIPS endpoints, as boto3 does. "
+            "Set the region to %s and use_fips_endpoint (AWS_USE_FIPS_ENDPOINT) instead.",
+            region,
+            real_region,
+            real_region,
+        )
+    # The region and the refusals come from the same pieces boto3 asks (the legacy endpoint
+    # data, with the pseudo-region's FIPS setting in a client Config that overrides the
+    # session's, as boto3's does).
+    from botocore.client import ClientEndpointBridge  # (with botocore.session: start-up only)
+    from botocore.config import Config
+
+    loader = session.get_component("data_loader")
+    data, path = loader.load_data_with_path("endpoints")
+    bridge: Any = ClientEndpointBridge(
+        EndpointResolver(data, uses_builtin_data=loader.is_builtin_path(path)),
+        scoped_config=session.get_scoped_config(),
+        client_config=Config(use_fips_endpoint=True) if pseudo else None,
+        config_store=session.get_component("config_store"),
+        service_signature_version="v4",
     )
-    return str(endpoint.url)
+    legacy = bridge.resolve(SERVICE, real_region, endpoint_url)
+    resolved_region = str(legacy["region_name"])
+    if endpoint_url is not None:
+        return ResolvedEndpoint(url=endpoint_url, region=resolved_region)
+    if not bridge.resolver_uses_builtin_data():
+        # Custom endpoint data (AWS_DATA_PATH): botocore hands its URL to the rule set as the
+        # endpoint, so it is used as is.
+        url = str(legacy["endpoint_url"])
+    else:
+        url = str(
+            _endpoint_provider(session)
+            .resolve_endpoint(
+                Region=resolved_region,
+                UseFIPS=pseudo or _flag(session, "use_fips_endpoint"),
+                UseDualStack=_flag(session, "use_dualstack_endpoint"),
+            )
+            .url
+        )
+    # validate_region_name lets a trailing newline through ("us-east-1\n"), which urlsplit then
+    # silently drops from the host; botocore's endpoint check refuses it, with boto3's error.
+    if not is_valid_endpoint_url(url) and not is_valid_ipv6_endpoint_url(url):
+        raise ValueError(f"Invalid endpoint: {url}")
+    return ResolvedEndpoint(url=url, region=resolved_region)
 
 
 def resolve_region(session: botocore.session.Session, region: str | None) -> str:
+    """The region as the user named it (argument, ``AWS_REGION``, the session's ``region``),
+    checked to be a host label. A FIPS pseudo-region is returned as named:
+    :func:`resolve_endpoint` gives the real one."""
     if region is None:
         region = os.environ.get("AWS_REGION") or session.get_config_variable("region")
     if not region:
@@ -246,16 +330,16 @@ def resolve_settings(
     retry: RetryConfig | None,
 ) -> Settings:
     """Blocking (reads config files): call in a worker thread."""
-    resolved_region = resolve_region(session, region)
-    url = endpoint_url or _configured_endpoint(session)
-    if url is None:
-        url = resolve_endpoint(session, resolved_region)
+    endpoint = resolve_endpoint(
+        session, resolve_region(session, region), endpoint_url or _configured_endpoint(session)
+    )
+    url = endpoint.url
     check_endpoint_url(url)
     ca_bundle = session.get_config_variable("ca_bundle")
     verify: bool | str = str(ca_bundle) if ca_bundle else True
     mode, attempts = resolve_retry(session, retry)
     return Settings(
-        region=resolved_region,
+        region=endpoint.region,
         endpoint_url=url,
         verify=verify,
         retry_mode=mode,

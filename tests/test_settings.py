@@ -59,6 +59,9 @@ services = local-glue
 [services local-glue]
 glue =
   endpoint_url = http://127.0.0.1:5000
+
+[profile pseudo]
+region = fips-us-gov-west-1
 """
 
 # (case id, env vars, profile, region argument)
@@ -97,6 +100,23 @@ CASES: list[tuple[str, dict[str, str], str | None, str | None]] = [
         },
         None,
         "us-east-1",
+    ),
+    # FIPS pseudo-regions: the real region with FIPS on, whatever AWS_USE_FIPS_ENDPOINT says.
+    ("fips-pseudo-region", {}, None, "fips-us-east-1"),
+    ("fips-pseudo-region-fips-off", {"AWS_USE_FIPS_ENDPOINT": "false"}, None, "fips-us-west-1"),
+    (
+        "fips-pseudo-suffix-dualstack",
+        {"AWS_USE_DUALSTACK_ENDPOINT": "true"},
+        None,
+        "us-west-2-fips",
+    ),
+    ("fips-pseudo-region-env", {"AWS_DEFAULT_REGION": "fips-us-gov-east-1"}, None, None),
+    ("fips-pseudo-region-profile", {}, "pseudo", None),
+    (
+        "fips-pseudo-region-endpoint",
+        {"AWS_ENDPOINT_URL_GLUE": "http://127.0.0.1:5"},
+        None,
+        "fips-us-east-2",
     ),
 ]
 
@@ -287,3 +307,17 @@ def test_retry_settings_accept_what_boto3_accepts() -> None:
     assert RetryConfig(mode=None).mode is None
     with pytest.raises(ValueError):
         RetryConfig(max_attempts=True)
+
+
+@pytest.mark.parametrize("url", ["http://my_host:5000", "http://127.0.0.1:5000/\n", "https://a..b"])
+def test_endpoints_botocore_refuses_are_refused(url: str) -> None:
+    with pytest.raises(ValueError, match="Invalid endpoint"):
+        GlueSessionClient(endpoint_url=url)
+    with pytest.raises(ValueError):  # boto3 says the same
+        boto3.session.Session().client(
+            "glue",
+            endpoint_url=url,
+            region_name="us-east-1",
+            aws_access_key_id="a",
+            aws_secret_access_key="b",
+        )
