@@ -18,6 +18,7 @@ import asyncio
 import inspect
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, NamedTuple, Protocol, runtime_checkable
+from urllib.parse import urlsplit
 
 import aiohttp
 from botocore.exceptions import (
@@ -116,6 +117,19 @@ def network_error(exc: BaseException, url: str, proxy: Proxy | None = None) -> H
     return ConnectionClosedError(endpoint_url=url, error=exc)  # pragma: no cover - table is total
 
 
+def _without_request_headers(exc: aiohttp.ClientHttpProxyError) -> aiohttp.ClientHttpProxyError:
+    """A proxy's refusal (``407``...) as aiohttp reports it, less the request's headers: they
+    hold ``Proxy-Authorization``, and a repr of the error would print them."""
+    info = exc.request_info
+    return aiohttp.ClientHttpProxyError(
+        aiohttp.RequestInfo(info.url, info.method, CIMultiDictProxy(CIMultiDict()), info.real_url),
+        exc.history,
+        status=exc.status,
+        message=exc.message,
+        headers=exc.headers,
+    )
+
+
 class AiohttpTransport:
     """The real transport: POSTs on a pooled ``aiohttp.ClientSession``.
 
@@ -161,12 +175,10 @@ class AiohttpTransport:
         self._proxy = proxy
         # Prepared once: nothing per request when there is no proxy (``**{}``).
         self._via: dict[str, Any] = {}
-        #: Proxy credentials for plain-http requests, which carry them themselves (aiohttp
-        #: only puts ``proxy_headers`` on the CONNECT of a tunnel).
-        self._forward_headers: Mapping[str, str] | None = None
         if proxy is not None:
+            # aiohttp puts ``proxy_headers`` on a tunnel's CONNECT only; a plain-http request
+            # carries the credentials itself (see _absolute_form).
             self._via = {"proxy": URL(proxy.url), "proxy_headers": dict(proxy.headers) or None}
-            self._forward_headers = proxy.headers or None
 
     def __repr__(self) -> str:
         proxy = "" if self._proxy is None else f", proxy={self._proxy.display!r}"
@@ -197,8 +209,8 @@ class AiohttpTransport:
             request_timeout = aiohttp.ClientTimeout(
                 total=timeout, sock_connect=self._connect, sock_read=self._read
             )
-        if self._forward_headers is not None and url.startswith("http:"):
-            headers = {**headers, **self._forward_headers}
+        if self._proxy is not None and url.startswith("http:"):
+            url, headers = self._absolute_form(url, headers, self._proxy)
         try:
             async with self._session.post(
                 url,
@@ -219,8 +231,26 @@ class AiohttpTransport:
                 else:
                     data = await self._read_capped(response)
                 return RawReply(response.status, response.headers, data)
+        except aiohttp.ClientHttpProxyError as exc:
+            # Raised below, outside this block, so that aiohttp's error (its request's headers
+            # hold Proxy-Authorization) is not kept as the new error's context either.
+            refused = _without_request_headers(exc)
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             raise network_error(exc, url, self._proxy) from exc
+        raise network_error(refused, url, self._proxy) from refused
+
+    @staticmethod
+    def _absolute_form(
+        url: str, headers: Mapping[str, str], proxy: Proxy
+    ) -> tuple[str, Mapping[str, str]]:
+        """A plain-http request through a proxy, as urllib3 sends boto3's: the request line
+        names the whole URL (aiohttp writes it as given, so an endpoint without a path gets
+        ``/``: ``POST http://host:port/``), and the proxy's credentials go with it."""
+        if not urlsplit(url).path:
+            url += "/"
+        if proxy.headers:
+            headers = {**headers, **proxy.headers}
+        return url, headers
 
     async def _read_capped(self, response: aiohttp.ClientResponse) -> bytes | None:
         """The body of a reply that is compressed, chunked or declared over the cap, read in
