@@ -27,7 +27,12 @@ from typing import Any
 
 import pytest
 import trustme
-from botocore.exceptions import ClientError, ProxyConnectionError, SSLError
+from botocore.exceptions import (
+    ClientError,
+    ConnectionClosedError,
+    ProxyConnectionError,
+    SSLError,
+)
 from botocore.httpsession import ProxyConfiguration
 from conftest import InstantSleep
 from faultserver import FaultServer
@@ -325,21 +330,45 @@ async def test_the_proxy_authorization_header_is_boto3s(
         assert [r.headers.get("Proxy-Authorization") for r in server.requests] == [None, None]
 
 
-async def test_a_407_on_connect_is_retried_as_boto3_retries_it(
+@pytest.mark.parametrize(
+    ("refusal", "error"),
+    [(407, ProxyConnectionError), (502, ProxyConnectionError), (0, ConnectionClosedError)],
+    ids=["407", "502", "hang-up"],
+)
+async def test_a_refused_tunnel_is_retried_as_boto3_retries_it(
+    refusal: int,
+    error: type[Exception],
     env: pytest.MonkeyPatch,
     tls_server: FaultServer,
     sleep: InstantSleep,
     boto3_sleeps: Boto3Sleeps,
 ) -> None:
-    async with ForwardProxy(refuse=407) as refusing:
+    async with ForwardProxy(refuse=refusal) as refusing:
         proxies = {"https": refusing.url_with(f"{USER}:{ENCODED}")}
         theirs = await boto3_in_thread(tls_server.url, proxies=proxies)
         boto3_tunnels = len(refusing.connects)
         mine = await ours(tls_server.url, sleep, proxies=proxies)
         my_tunnels = len(refusing.connects) - boto3_tunnels
+    assert type(theirs) is error
+    assert type(mine) is error
+    assert boto3_tunnels == my_tunnels == 3
+    assert len(sleep.delays) == len(boto3_sleeps.delays) == 2
+    assert tls_server.count == 0
+
+
+async def test_an_endpoint_the_proxy_cannot_reach_is_proxy_connection_error(
+    env: pytest.MonkeyPatch,
+    real_proxy: ProxyPy,
+    sleep: InstantSleep,
+    boto3_sleeps: Boto3Sleeps,
+) -> None:
+    # proxy.py answers the CONNECT "502 Bad Gateway".
+    url = f"https://127.0.0.1:{closed_port()}"
+    theirs = await boto3_in_thread(url, proxies={"https": real_proxy.url})
+    mine = await ours(url, sleep, proxies={"https": real_proxy.url})
     assert type(theirs) is ProxyConnectionError
     assert type(mine) is ProxyConnectionError
-    assert boto3_tunnels == my_tunnels == 3
+    assert mine.kwargs["error"].status == 502
     assert len(sleep.delays) == len(boto3_sleeps.delays) == 2
 
 

@@ -163,8 +163,8 @@ class _Server:
 class ForwardProxy(_Server):
     """A forward proxy: ``CONNECT`` tunnels and absolute-form requests, each head recorded.
 
-    With ``refuse=407`` it answers every request ``407 Proxy Authentication Required`` and
-    closes (the tunnel or request is never made).
+    With ``refuse=407`` (or another status) it answers every request with that status and
+    closes; with ``refuse=0`` it closes without answering. The tunnel or request is never made.
     """
 
     def __init__(self, *, refuse: int | None = None) -> None:
@@ -193,9 +193,11 @@ class ForwardProxy(_Server):
             headers.add(name.strip(), value.strip())
         head = Head(line, headers)
         self.heads.append(head)
+        if self.refuse == 0:
+            return
         if self.refuse is not None:
             writer.write(
-                f"HTTP/1.1 {self.refuse} Proxy Authentication Required\r\n"
+                f"HTTP/1.1 {self.refuse} Refused\r\n"
                 'Proxy-Authenticate: Basic realm="test"\r\n'
                 "Content-Length: 0\r\nConnection: close\r\n\r\n".encode()
             )
