@@ -173,11 +173,9 @@ class AiohttpTransport:
             )
         self._session = session
         self._proxy = proxy
-        # Prepared once: nothing per request when there is no proxy (``**{}``).
+        # The proxy's request arguments, prepared once (see _post_via_proxy).
         self._via: dict[str, Any] = {}
         if proxy is not None:
-            # aiohttp puts ``proxy_headers`` on a tunnel's CONNECT only; a plain-http request
-            # carries the credentials itself (see _absolute_form).
             self._via = {"proxy": URL(proxy.url), "proxy_headers": dict(proxy.headers) or None}
 
     def __repr__(self) -> str:
@@ -209,17 +207,14 @@ class AiohttpTransport:
             request_timeout = aiohttp.ClientTimeout(
                 total=timeout, sock_connect=self._connect, sock_read=self._read
             )
-        if self._proxy is not None and url.startswith("http:"):
-            url, headers = self._absolute_form(url, headers, self._proxy)
         try:
-            async with self._session.post(
-                url,
-                data=body,
-                headers=headers,
-                timeout=request_timeout,
-                allow_redirects=False,
-                **self._via,
-            ) as response:
+            if self._proxy is None:
+                request = self._session.post(
+                    url, data=body, headers=headers, timeout=request_timeout, allow_redirects=False
+                )
+            else:
+                request = self._post_via_proxy(url, headers, body, request_timeout)
+            async with request as response:
                 length = response.content_length
                 if (
                     length is not None
@@ -239,18 +234,34 @@ class AiohttpTransport:
             raise network_error(exc, url, self._proxy) from exc
         raise network_error(refused, url, self._proxy) from refused
 
-    @staticmethod
-    def _absolute_form(
-        url: str, headers: Mapping[str, str], proxy: Proxy
-    ) -> tuple[str, Mapping[str, str]]:
-        """A plain-http request through a proxy, as urllib3 sends boto3's: the request line
-        names the whole URL (aiohttp writes it as given, so an endpoint without a path gets
-        ``/``: ``POST http://host:port/``), and the proxy's credentials go with it."""
-        if not urlsplit(url).path:
-            url += "/"
-        if proxy.headers:
-            headers = {**headers, **proxy.headers}
-        return url, headers
+    def _post_via_proxy(
+        self,
+        url: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        timeout: aiohttp.ClientTimeout,
+    ) -> Any:
+        """The POST through the proxy (kept off the direct path, which passes nothing more).
+
+        https: aiohttp opens the ``CONNECT`` tunnel, with ``proxy_headers`` on the CONNECT only.
+        http: as urllib3 sends boto3's, the request line names the whole URL (aiohttp writes it
+        as given, so an endpoint without a path gets ``/``: ``POST http://host:port/``), and the
+        proxy's credentials go on the request itself.
+        """
+        assert self._proxy is not None
+        if url.startswith("http:"):
+            if not urlsplit(url).path:
+                url += "/"
+            if self._proxy.headers:
+                headers = {**headers, **self._proxy.headers}
+        return self._session.post(
+            url,
+            data=body,
+            headers=headers,
+            timeout=timeout,
+            allow_redirects=False,
+            **self._via,
+        )
 
     async def _read_capped(self, response: aiohttp.ClientResponse) -> bytes | None:
         """The body of a reply that is compressed, chunked or declared over the cap, read in
