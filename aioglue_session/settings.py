@@ -191,7 +191,11 @@ class Proxy:
         except ValueError:  # a port that is not a number
             valid = False
         if not valid:
-            raise ValueError(f"not a proxy URL: {display!r}")
+            # (Not echoed: a password with an unencoded "/" or "#" would show in it.)
+            raise ValueError(
+                "not a proxy URL: expected http://[user:password@]host:port, with the user and "
+                "password percent-encoded"
+            )
         headers: dict[str, str] = {}
         if user and password:
             # As botocore: Basic credentials only when both halves are there, percent-decoded.
@@ -395,9 +399,12 @@ def _proxies_or_none(value: Any) -> dict[str, str] | None:
         raise TypeError(
             'proxies must be a mapping of str to str, e.g. {"https": "http://host:3128"}'
         )
-    for url in value.values():
+    for key, url in value.items():
         if url:  # (an empty value means "no proxy", as in boto3)
-            Proxy.from_url(url)
+            try:
+                Proxy.from_url(url)
+            except ValueError as exc:
+                raise ValueError(f"proxies[{key!r}] is {exc}") from None
     return dict(value)
 
 
