@@ -91,8 +91,11 @@ class GlueSessionClient:
         max_reply_bytes: replies larger than this (decoded) are refused unread, as a
             ``GlueError`` with code ``ReplyTooLarge``.
         proxies: as boto3's ``Config(proxies=...)``: ``{"https": "http://[user:pass@]host:port"}``
-            (keys ``"http"``, ``"https"`` or ``"scheme://host"``); else ``HTTPS_PROXY`` /
-            ``HTTP_PROXY`` / ``NO_PROXY`` from the environment.
+            (keys ``"http"``, ``"https"`` or ``"scheme://host"``, the latter preferred). When
+            given, the environment is not read; when not, ``HTTPS_PROXY`` / ``HTTP_PROXY`` /
+            ``NO_PROXY`` (either case) apply as boto3 applies them. ``https`` endpoints go
+            through a ``CONNECT`` tunnel, TLS verified end to end. The password is never logged
+            or shown; an unreachable or refusing proxy is botocore's ``ProxyConnectionError``.
         tracer_provider: an OpenTelemetry ``TracerProvider`` (else the global one, when
             ``opentelemetry-api`` is installed).
         meter_provider: an OpenTelemetry ``MeterProvider`` (likewise).
@@ -217,6 +220,7 @@ class GlueSessionClient:
                 max_reply_bytes=config.max_reply_bytes,
                 ssl=settings.ssl_context or True,
                 session=self._user_http,
+                proxy=settings.proxy,
             )
         self._settings = settings
         self._state = _OPEN

@@ -15,12 +15,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import ssl
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, TypeVar
 
 from botocore.awsrequest import AWSResponse, HTTPHeaders
-from botocore.exceptions import BotoCoreError, CapacityNotAvailableError
+from botocore.exceptions import BotoCoreError, CapacityNotAvailableError, SSLError
 from botocore.retries import adaptive, bucket, quota, standard, throttling
 
 from .errors import GlueError
@@ -262,7 +263,8 @@ class _StandardConditions(standard.BaseRetryableChecker):
 
     Those two read ``context.operation_model.service_model``; we carry no service model, and
     neither applies to Glue. The rest is botocore's own checkers, combined the same way:
-    ``under max attempts and (transient or throttled or modeled-retryable)``.
+    ``under max attempts and (transient or throttled or modeled-retryable)``, except that a
+    certificate that did not verify is never retried (see :func:`certificate_failed`).
     """
 
     def __init__(self, max_attempts: int) -> None:
@@ -276,9 +278,22 @@ class _StandardConditions(standard.BaseRetryableChecker):
         )
 
     def is_retryable(self, context: standard.RetryContext) -> bool:
+        if certificate_failed(context.caught_exception):
+            # botocore counts SSLError as a transient ConnectionError and sends twice more; a
+            # certificate that did not verify will not verify a second later: fail at once.
+            return False
         return bool(
             self._max_attempts.is_retryable(context) and self._conditions.is_retryable(context)
         )
+
+
+def certificate_failed(exc: BaseException | None) -> bool:
+    """An ``SSLError`` for a certificate that did not verify (untrusted, expired, another
+    host's name): its ``error`` is an ``ssl.SSLCertVerificationError``. Other TLS failures (a
+    handshake cut short) stay transient, as in botocore."""
+    return isinstance(exc, SSLError) and isinstance(
+        exc.kwargs.get("error"), ssl.SSLCertVerificationError
+    )
 
 
 def _log_attempt(attempt: int, exc: BaseException, decision: str) -> None:

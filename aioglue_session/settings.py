@@ -12,21 +12,23 @@ partition data.
 
 from __future__ import annotations
 
+import base64
 import logging
 import os
 import ssl
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import attrs
 from botocore.configprovider import ConfiguredEndpointProvider
 from botocore.credentials import Credentials
 from botocore.endpoint_provider import EndpointProvider
-from botocore.exceptions import NoRegionError
+from botocore.exceptions import InvalidConfigError, NoRegionError
 from botocore.regions import EndpointResolver
 from botocore.utils import (
     ensure_boolean,
+    get_environ_proxies,
     is_valid_endpoint_url,
     is_valid_ipv6_endpoint_url,
     validate_region_name,
@@ -40,6 +42,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_MAX_REPLY_BYTES",
     "ClientConfig",
+    "Proxy",
     "ResolvedEndpoint",
     "RetryConfig",
     "RetryMode",
@@ -49,8 +52,11 @@ __all__ = [
     "check_max_attempts",
     "check_retry_mode",
     "resolve_endpoint",
+    "resolve_proxy",
     "resolve_region",
     "resolve_settings",
+    "resolve_verify",
+    "tls_context",
 ]
 
 logger = logging.getLogger(__name__)
@@ -163,6 +169,79 @@ class Timeouts:
 # --- what a client resolves ----------------------------------------------------------------------
 
 
+@attrs.frozen(repr=False)
+class Proxy:
+    """The forward proxy a client's requests go through, resolved once when it opens.
+
+    ``url`` has no user info: the credentials are only in ``headers`` (``Proxy-Authorization``),
+    and ``display`` is the URL with the password replaced by ``***``, for messages and logs.
+    """
+
+    #: ``scheme://host:port``, without user info.
+    url: str
+    #: ``user:***@`` in place of the credentials: safe to print.
+    display: str
+    #: ``{"Proxy-Authorization": "Basic ..."}`` when the proxy URL had ``user:password@``.
+    headers: Mapping[str, str] = attrs.field(factory=dict, eq=False)
+
+    def __repr__(self) -> str:
+        return f"Proxy({self.display!r})"
+
+    @classmethod
+    def from_url(cls, proxy_url: str) -> Proxy:
+        """A proxy URL as boto3 takes it: ``[http://][user:password@]host[:port]`` (no scheme
+        means ``http://``, as botocore assumes); the user info is percent-decoded."""
+        if not proxy_url.startswith(("http:", "https:")):
+            proxy_url = ("http:" if proxy_url.startswith("//") else "http://") + proxy_url
+        parts = urlsplit(proxy_url)
+        userinfo, _, hostport = parts.netloc.rpartition("@")
+        user, has_password, password = userinfo.partition(":")
+        display = f"{parts.scheme}://{hostport}"
+        if userinfo:
+            display = f"{parts.scheme}://{user}{':***' if has_password else ''}@{hostport}"
+        try:
+            valid = bool(parts.hostname) and (parts.port is None or parts.port > 0)
+        except ValueError:  # a port that is not a number
+            valid = False
+        if not valid:
+            # (Not echoed: a password with an unencoded "/" or "#" would show in it.)
+            raise ValueError(
+                "not a proxy URL: expected http://[user:password@]host:port, with the user and "
+                "password percent-encoded"
+            )
+        headers: dict[str, str] = {}
+        if user and password:
+            # As botocore: Basic credentials only when both halves are there, percent-decoded.
+            # (UTF-8 where botocore only accepts ASCII.)
+            token = base64.b64encode(f"{unquote(user)}:{unquote(password)}".encode()).decode()
+            headers["Proxy-Authorization"] = f"Basic {token}"
+        return cls(url=f"{parts.scheme}://{hostport}", display=display, headers=headers)
+
+
+def resolve_proxy(endpoint_url: str, proxies: Mapping[str, str] | None) -> Proxy | None:
+    """The proxy for ``endpoint_url``, or ``None`` to connect directly. Blocking on some
+    platforms (reading the system's proxy settings): call it in a worker thread.
+
+    As boto3 (botocore's ``EndpointCreator``): given ``proxies`` (``Config(proxies=...)``), the
+    environment is not read at all, ``NO_PROXY`` included; not given, the environment's
+    ``HTTPS_PROXY`` / ``HTTP_PROXY`` (either case; lower case wins when both are set) apply unless
+    ``NO_PROXY`` names the endpoint's host (``urllib.request.getproxies`` and ``proxy_bypass``
+    through ``botocore.utils.get_environ_proxies``). The proxy is picked by the endpoint's scheme;
+    a ``"scheme://host"`` key for the endpoint's host is preferred to the bare scheme, as
+    botocore's ``Config`` documents and ``requests`` does (botocore itself only looks the scheme
+    up).
+    """
+    if proxies is None:
+        proxies = get_environ_proxies(endpoint_url)
+    parts = urlsplit(endpoint_url)
+    chosen = proxies.get(f"{parts.scheme}://{parts.hostname}") or proxies.get(parts.scheme)
+    if not chosen:
+        return None
+    proxy = Proxy.from_url(chosen)
+    logger.debug("requests to %s go through the proxy %s", endpoint_url, proxy.display)
+    return proxy
+
+
 @attrs.frozen
 class Settings:
     """Everything a client resolved when it opened."""
@@ -171,12 +250,15 @@ class Settings:
     #: which is also the region requests are signed for.
     region: str
     endpoint_url: str
-    #: ``True`` (the default trust store), or a CA bundle path (``AWS_CA_BUNDLE``, ``ca_bundle``).
+    #: ``True`` (botocore's default bundle), or a CA bundle path (``AWS_CA_BUNDLE``,
+    #: ``ca_bundle``, ``REQUESTS_CA_BUNDLE``).
     verify: bool | str
     retry_mode: RetryMode
     max_attempts: int
     #: For an ``https`` endpoint: the context that verifies it (built off the event loop).
     ssl_context: ssl.SSLContext | None = attrs.field(default=None, repr=False, eq=False)
+    #: The forward proxy for the endpoint (``proxies=`` or the environment), or ``None``.
+    proxy: Proxy | None = None
 
 
 _providers: dict[int, EndpointProvider] = {}
@@ -316,10 +398,31 @@ def resolve_retry(
     )
 
 
+def resolve_verify(session: botocore.session.Session) -> bool | str:
+    """The CA bundle, as boto3 picks it: ``AWS_CA_BUNDLE`` / the profile's ``ca_bundle``, else
+    ``REQUESTS_CA_BUNDLE``, else ``True`` (botocore's default bundle). A value that is empty or
+    blank is botocore's ``InvalidConfigError``, as with boto3."""
+    ca_bundle: Any = session.get_config_variable("ca_bundle")
+    if ca_bundle is None:
+        ca_bundle = os.environ.get("REQUESTS_CA_BUNDLE")
+    if ca_bundle is None:
+        return True
+    if not str(ca_bundle).strip():
+        raise InvalidConfigError(
+            error_msg="Invalid CA bundle: the configured value (ca_bundle, AWS_CA_BUNDLE or "
+            "REQUESTS_CA_BUNDLE) is empty. Provide the path to a CA bundle file."
+        )
+    return str(ca_bundle)
+
+
 def tls_context(verify: bool | str) -> ssl.SSLContext:
-    """A verifying context: the CA bundle ``verify`` names, else the default trust store.
-    Blocking (loading a bundle reads a file and takes ~15 ms)."""
-    return ssl.create_default_context(cafile=verify if isinstance(verify, str) else None)
+    """A verifying context trusting exactly what boto3 trusts: the CA bundle ``verify`` names,
+    else botocore's default bundle (``botocore.httpsession.where()``: certifi's, or botocore's
+    own ``cacert.pem``), never the system store. Blocking (reading a bundle takes ~15 ms)."""
+    from botocore.httpsession import where  # (start-up thread only)
+
+    cafile = verify if isinstance(verify, str) else where()
+    return ssl.create_default_context(cafile=cafile)
 
 
 def resolve_settings(
@@ -328,15 +431,15 @@ def resolve_settings(
     region: str | None,
     endpoint_url: str | None,
     retry: RetryConfig | None,
+    proxies: Mapping[str, str] | None = None,
 ) -> Settings:
-    """Blocking (reads config files): call in a worker thread."""
+    """Blocking (reads config files and a CA bundle): call in a worker thread."""
     endpoint = resolve_endpoint(
         session, resolve_region(session, region), endpoint_url or _configured_endpoint(session)
     )
     url = endpoint.url
     check_endpoint_url(url)
-    ca_bundle = session.get_config_variable("ca_bundle")
-    verify: bool | str = str(ca_bundle) if ca_bundle else True
+    verify = resolve_verify(session)
     mode, attempts = resolve_retry(session, retry)
     return Settings(
         region=endpoint.region,
@@ -346,6 +449,7 @@ def resolve_settings(
         max_attempts=attempts,
         # (A plain-http endpoint never needs one.)
         ssl_context=tls_context(verify) if url.startswith("https:") else None,
+        proxy=resolve_proxy(url, proxies),
     )
 
 
@@ -369,6 +473,26 @@ def _instance_of(kind: type[Any], name: str) -> Any:
     return check
 
 
+def _proxies_or_none(value: Any) -> dict[str, str] | None:
+    """A copy of a ``proxies`` mapping (str to str), each URL checked (messages never show a
+    password)."""
+    if value is None:
+        return None
+    if not isinstance(value, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    ):
+        raise TypeError(
+            'proxies must be a mapping of str to str, e.g. {"https": "http://host:3128"}'
+        )
+    for key, url in value.items():
+        if url:  # (an empty value means "no proxy", as in boto3)
+            try:
+                Proxy.from_url(url)
+            except ValueError as exc:
+                raise ValueError(f"proxies[{key!r}] is {exc}") from None
+    return dict(value)
+
+
 @attrs.frozen(kw_only=True)
 class ClientConfig:
     """What a ``GlueSessionClient`` was given, checked once, before anything is resolved."""
@@ -389,8 +513,10 @@ class ClientConfig:
     max_reply_bytes: int = attrs.field(
         default=DEFAULT_MAX_REPLY_BYTES, validator=_positive_int("max_reply_bytes")
     )
-    #: boto3's ``Config(proxies=...)`` mapping (not yet used).
-    proxies: Mapping[str, str] | None = attrs.field(default=None, repr=False)
+    #: boto3's ``Config(proxies=...)`` mapping; ``None`` reads the environment at open.
+    proxies: Mapping[str, str] | None = attrs.field(
+        default=None, converter=_proxies_or_none, repr=False
+    )
 
     @staticmethod
     def explicit_credentials(
@@ -422,6 +548,10 @@ class ClientConfig:
         elif self.profile is not None:
             session.set_config_variable("profile", self.profile)
         settings = resolve_settings(
-            session, region=self.region, endpoint_url=self.endpoint_url, retry=self.retry
+            session,
+            region=self.region,
+            endpoint_url=self.endpoint_url,
+            retry=self.retry,
+            proxies=self.proxies,
         )
         return session, settings

@@ -6,8 +6,8 @@ hands it a signed request and gets back a :class:`RawReply` -- status, headers, 
 not retry, sign or parse; that keeps it small enough to replace:
 
 * :class:`AiohttpTransport` is the real one: a pooled ``aiohttp.ClientSession``, per-attempt
-  connect/read timeouts, the reply cap, and aiohttp's exceptions mapped to botocore's through one
-  table (:data:`NETWORK_ERRORS`).
+  connect/read timeouts, the reply cap, an optional forward proxy, and aiohttp's exceptions mapped
+  to botocore's through one table (:data:`NETWORK_ERRORS`).
 * :class:`MockTransport` answers from a function, with no socket: pass it as
   ``GlueSessionClient(transport=MockTransport(handler))`` in your own tests.
 """
@@ -18,6 +18,7 @@ import asyncio
 import inspect
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, NamedTuple, Protocol, runtime_checkable
+from urllib.parse import urlsplit
 
 import aiohttp
 from botocore.exceptions import (
@@ -25,12 +26,14 @@ from botocore.exceptions import (
     ConnectTimeoutError,
     EndpointConnectionError,
     HTTPClientError,
+    ProxyConnectionError,
     ReadTimeoutError,
     SSLError,
 )
 from multidict import CIMultiDict, CIMultiDictProxy
+from yarl import URL
 
-from .settings import DEFAULT_MAX_REPLY_BYTES, Timeouts
+from .settings import DEFAULT_MAX_REPLY_BYTES, Proxy, Timeouts
 
 __all__ = [
     "NETWORK_ERRORS",
@@ -70,8 +73,9 @@ class Transport(Protocol):
     ) -> RawReply:
         """POST ``body`` with ``headers`` to ``url``; ``timeout`` is the time left of the call's
         total budget. Raise botocore's network exceptions (``EndpointConnectionError``,
-        ``ConnectTimeoutError``, ``ReadTimeoutError``, ``ConnectionClosedError``, ``SSLError``)
-        for failures: the retry policy classifies those."""
+        ``ConnectTimeoutError``, ``ReadTimeoutError``, ``ConnectionClosedError``, ``SSLError``,
+        ``ProxyConnectionError``) for failures: the retry policy classifies those. An
+        ``SSLError(error=ssl.SSLCertVerificationError(...))`` is not retried."""
         ...
 
     async def aclose(self) -> None:
@@ -83,7 +87,12 @@ class Transport(Protocol):
 NETWORK_ERRORS: tuple[tuple[type[BaseException], type[HTTPClientError]], ...] = (  # type: ignore[assignment]
     (aiohttp.ConnectionTimeoutError, ConnectTimeoutError),
     (aiohttp.ServerTimeoutError, ReadTimeoutError),
+    # A certificate that does not verify, through a proxy's tunnel too.
     (aiohttp.ClientSSLError, SSLError),
+    # The proxy cannot be reached (a ClientConnectorError: before it), or it refused the
+    # CONNECT tunnel (407, 502...): botocore's ProxyConnectionError for both, as boto3 raises.
+    (aiohttp.ClientProxyConnectionError, ProxyConnectionError),
+    (aiohttp.ClientHttpProxyError, ProxyConnectionError),
     (aiohttp.ClientConnectorError, EndpointConnectionError),
     (aiohttp.ClientError, ConnectionClosedError),
     # The total budget ran out (aiohttp's ``ClientTimeout.total``).
@@ -91,12 +100,34 @@ NETWORK_ERRORS: tuple[tuple[type[BaseException], type[HTTPClientError]], ...] = 
 )
 
 
-def network_error(exc: BaseException, url: str) -> HTTPClientError:
-    """aiohttp's failure as the botocore exception boto3 users catch."""
+def network_error(exc: BaseException, url: str, proxy: Proxy | None = None) -> HTTPClientError:
+    """aiohttp's failure as the botocore exception boto3 users catch. A proxy is named by its
+    redacted URL (``user:***@host:port``)."""
+    # (Only ProxyConnectionError's message uses it. A proxy aiohttp found itself, in a given
+    # http_session with trust_env, is not known here.)
+    proxy_url = "(the http_session's own proxy)" if proxy is None else proxy.display
+    error: BaseException = exc
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        # The ssl module's own error, as in boto3's message; the retry policy reads it too
+        # (a certificate that did not verify is not retried).
+        error = exc.certificate_error
     for kind, botocore_kind in NETWORK_ERRORS:
         if isinstance(exc, kind):
-            return botocore_kind(endpoint_url=url, error=exc)
+            return botocore_kind(endpoint_url=url, proxy_url=proxy_url, error=error)
     return ConnectionClosedError(endpoint_url=url, error=exc)  # pragma: no cover - table is total
+
+
+def _without_request_headers(exc: aiohttp.ClientHttpProxyError) -> aiohttp.ClientHttpProxyError:
+    """A proxy's refusal (``407``...) as aiohttp reports it, less the request's headers: they
+    hold ``Proxy-Authorization``, and a repr of the error would print them."""
+    info = exc.request_info
+    return aiohttp.ClientHttpProxyError(
+        aiohttp.RequestInfo(info.url, info.method, CIMultiDictProxy(CIMultiDict()), info.real_url),
+        exc.history,
+        status=exc.status,
+        message=exc.message,
+        headers=exc.headers,
+    )
 
 
 class AiohttpTransport:
@@ -108,9 +139,14 @@ class AiohttpTransport:
             arrives per request as ``timeout``).
         max_reply_bytes: replies larger than this, *decoded*, are cut off while streaming and
             come back with ``body=None``; a gzip body that inflates past it is never read whole.
-        ssl: ``True`` for the default trust store, or an ``ssl.SSLContext``.
+        ssl: ``True`` for aiohttp's default trust store, or an ``ssl.SSLContext`` (the client
+            passes one trusting what boto3 trusts, see ``settings.tls_context``).
         session: an existing ``aiohttp.ClientSession`` to send on; it is not closed by
             :meth:`aclose`.
+        proxy: a :class:`~aioglue_session.settings.Proxy` every request goes through
+            (``Proxy.from_url("http://user:password@host:3128")``): ``https`` URLs in a
+            ``CONNECT`` tunnel, TLS verified end to end against the URL's host; ``http`` URLs as
+            absolute-form requests. Its credentials go in ``Proxy-Authorization`` only.
     """
 
     def __init__(
@@ -121,6 +157,7 @@ class AiohttpTransport:
         max_reply_bytes: int = DEFAULT_MAX_REPLY_BYTES,
         ssl: Any = True,
         session: aiohttp.ClientSession | None = None,
+        proxy: Proxy | None = None,
     ) -> None:
         timeouts = timeouts or Timeouts()
         self._connect, self._read = timeouts.connect, timeouts.read
@@ -135,6 +172,15 @@ class AiohttpTransport:
                 connector=connector, timeout=self._timeout, auto_decompress=True
             )
         self._session = session
+        self._proxy = proxy
+        # The proxy's request arguments, prepared once (see _post_via_proxy).
+        self._via: dict[str, Any] = {}
+        if proxy is not None:
+            self._via = {"proxy": URL(proxy.url), "proxy_headers": dict(proxy.headers) or None}
+
+    def __repr__(self) -> str:
+        proxy = "" if self._proxy is None else f", proxy={self._proxy.display!r}"
+        return f"AiohttpTransport(closed={self.closed}{proxy})"
 
     @property
     def closed(self) -> bool:
@@ -162,9 +208,13 @@ class AiohttpTransport:
                 total=timeout, sock_connect=self._connect, sock_read=self._read
             )
         try:
-            async with self._session.post(
-                url, data=body, headers=headers, timeout=request_timeout, allow_redirects=False
-            ) as response:
+            if self._proxy is None:
+                request = self._session.post(
+                    url, data=body, headers=headers, timeout=request_timeout, allow_redirects=False
+                )
+            else:
+                request = self._post_via_proxy(url, headers, body, request_timeout)
+            async with request as response:
                 length = response.content_length
                 if (
                     length is not None
@@ -176,8 +226,42 @@ class AiohttpTransport:
                 else:
                     data = await self._read_capped(response)
                 return RawReply(response.status, response.headers, data)
+        except aiohttp.ClientHttpProxyError as exc:
+            # Raised below, outside this block, so that aiohttp's error (its request's headers
+            # hold Proxy-Authorization) is not kept as the new error's context either.
+            refused = _without_request_headers(exc)
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-            raise network_error(exc, url) from exc
+            raise network_error(exc, url, self._proxy) from exc
+        raise network_error(refused, url, self._proxy) from refused
+
+    def _post_via_proxy(
+        self,
+        url: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        timeout: aiohttp.ClientTimeout,
+    ) -> Any:
+        """The POST through the proxy (kept off the direct path, which passes nothing more).
+
+        https: aiohttp opens the ``CONNECT`` tunnel, with ``proxy_headers`` on the CONNECT only.
+        http: as urllib3 sends boto3's, the request line names the whole URL (aiohttp writes it
+        as given, so an endpoint without a path gets ``/``: ``POST http://host:port/``), and the
+        proxy's credentials go on the request itself.
+        """
+        assert self._proxy is not None
+        if url.startswith("http:"):
+            if not urlsplit(url).path:
+                url += "/"
+            if self._proxy.headers:
+                headers = {**headers, **self._proxy.headers}
+        return self._session.post(
+            url,
+            data=body,
+            headers=headers,
+            timeout=timeout,
+            allow_redirects=False,
+            **self._via,
+        )
 
     async def _read_capped(self, response: aiohttp.ClientResponse) -> bytes | None:
         """The body of a reply that is compressed, chunked or declared over the cap, read in

@@ -11,6 +11,7 @@ import asyncio
 import email.utils
 import json
 import random
+import ssl
 import time
 import uuid
 from collections import Counter, deque
@@ -182,14 +183,22 @@ class Received:
 
 
 class FaultServer:
-    def __init__(self, default: Action | None = None, *, record: bool = True) -> None:
+    def __init__(
+        self,
+        default: Action | None = None,
+        *,
+        record: bool = True,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
         self.default = default or ok()
         self.record = record  # False for long runs: keep counters only, not every request
+        self.ssl_context = ssl_context  # serve https (tests/test_tls.py)
         self._script: deque[Action] = deque()
         self.requests: list[Received] = []
         self.in_flight = 0
         self.max_in_flight = 0
         self.url = ""
+        self.port = 0
         self._runner: web.AppRunner | None = None
         self._handlers: set[asyncio.Task[Any]] = set()
         self._limit: tuple[float, float] | None = None
@@ -237,10 +246,11 @@ class FaultServer:
             app, access_log=None, handle_signals=False, shutdown_timeout=0.1
         )
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, "127.0.0.1", 0, ssl_context=self.ssl_context)
         await site.start()
         port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.url = f"http://127.0.0.1:{port}"
+        self.port = port
+        self.url = f"{'https' if self.ssl_context else 'http'}://127.0.0.1:{port}"
         return self
 
     async def __aexit__(self, *exc: object) -> None:
