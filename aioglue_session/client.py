@@ -530,16 +530,23 @@ def _uncancel(task: asyncio.Task[Any]) -> None:
         task.uncancel()
 
 
+_OTEL_MISSING = False
+
+
 def _open_telemetry(
     tracer_provider: Any, meter_provider: Any, settings: Settings, retrier: Retrier
 ) -> Telemetry | None:
     """The client's OpenTelemetry spans and instruments; ``None`` (nothing recorded, nothing
     imported) when ``opentelemetry-api`` is not installed. Run off the loop: it may import."""
+    global _OTEL_MISSING
+    if _OTEL_MISSING:
+        return None
     try:
         from .telemetry import Telemetry
     except ModuleNotFoundError as exc:
         if not (exc.name or "").startswith("opentelemetry"):
             raise
+        _OTEL_MISSING = True  # searched for once per process, not at every open
         return None
     return Telemetry(
         tracer_provider,
