@@ -312,12 +312,16 @@ class _Instruments:
     """
 
     def __init__(self, meter: Meter) -> None:
-        self.duration = meter.create_histogram(
-            DURATION,
-            unit="s",
-            description="Duration of GetSession calls, every attempt and backoff included.",
-            explicit_bucket_boundaries_advisory=DURATION_BUCKETS,
-        )
+        description = "Duration of GetSession calls, every attempt and backoff included."
+        try:
+            self.duration = meter.create_histogram(
+                DURATION,
+                unit="s",
+                description=description,
+                explicit_bucket_boundaries_advisory=DURATION_BUCKETS,
+            )
+        except TypeError:  # opentelemetry-api before 1.30: no advisory (configure a View)
+            self.duration = meter.create_histogram(DURATION, unit="s", description=description)
         self.retries = meter.create_counter(
             RETRIES, unit="{retry}", description="GetSession attempts retried, by error code."
         )

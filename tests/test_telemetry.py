@@ -41,6 +41,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind, StatusCode
 
 from aioglue_session import GlueSessionClient, RetryConfig, SessionStatus, Timeouts, errors
+from aioglue_session.transport import AiohttpTransport, RawReply
 
 KEY, SECRET, TOKEN = "AKIDOTELTEST", "otel-secret-value-1234567890", "otel-session-token-abcdef"
 
@@ -188,6 +189,25 @@ async def test_an_immediate_clock_skew_retry_is_an_event_with_no_delay(
     assert event["error.type"] == "InvalidSignatureException"
     assert event["aioglue_session.retry.attempt"] == 1
     assert event["aioglue_session.retry.delay"] == 0.0
+
+
+async def test_spans_started_during_the_call_nest_under_its_span(
+    fault_server: FaultServer, otel: Telemetry
+) -> None:
+    # What an instrumented HTTP client does: start a span around each request it sends.
+    class TracedTransport(AiohttpTransport):
+        async def send(self, *args: Any) -> RawReply:
+            with otel.tracer.start_as_current_span("POST"):
+                return await super().send(*args)
+
+    async with client(fault_server.url, otel, transport=TracedTransport()) as glue:
+        fault_server.script([throttle()])
+        await glue.get_session("s-1")
+    [call] = otel.spans()
+    posts = otel.spans("POST")
+    assert len(posts) == 2  # the throttled attempt and its retry
+    assert call.context is not None
+    assert {p.parent.span_id if p.parent else None for p in posts} == {call.context.span_id}
 
 
 # --- failures -------------------------------------------------------------------------------------
@@ -402,6 +422,35 @@ async def test_call_duration_and_retries_are_measured(
     assert list(durations[None].explicit_bounds)[:3] == [0.005, 0.01, 0.025]  # seconds
     retries = {p.attributes["error.type"]: p.value for p in otel.points("aioglue_session.retries")}
     assert retries == {"ThrottlingException": 2, "InternalServiceException": 1}
+
+
+async def test_an_opentelemetry_api_without_histogram_advice_still_gets_durations(
+    fault_server: FaultServer, otel: Telemetry
+) -> None:
+    # opentelemetry-api before 1.30 has no explicit_bucket_boundaries_advisory parameter.
+    class OldMeter:
+        def __init__(self, meter: Any) -> None:
+            self._meter = meter
+
+        def create_histogram(self, name: str, unit: str = "", description: str = "") -> Any:
+            return self._meter.create_histogram(name, unit=unit, description=description)
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self._meter, name)
+
+    class OldMeterProvider:
+        def get_meter(self, name: str, *args: Any, **kw: Any) -> OldMeter:
+            return OldMeter(otel.meter_provider.get_meter(name, *args, **kw))
+
+    async with client(
+        fault_server.url,
+        tracer_provider=otel.tracer_provider,
+        meter_provider=OldMeterProvider(),
+    ) as glue:
+        await glue.get_session("s-1")
+    [duration] = otel.points("rpc.client.call.duration")
+    assert duration.count == 1
+    assert list(duration.explicit_bounds)[:3] == [0.0, 5.0, 10.0]  # the SDK's defaults
 
 
 async def test_calls_in_flight_are_observed_and_return_to_zero(
