@@ -61,6 +61,8 @@ __all__ = [
     "ACTIVE_CALLS",
     "DURATION",
     "RETRIES",
+    "RETRY_EVENT",
+    "SCOPE",
     "SEND_RATE",
     "SPAN_NAME",
     "WAIT_SPAN_NAME",
@@ -135,8 +137,9 @@ class Telemetry:
 
         The global ``ProxyTracer`` turns into the SDK's tracer once the application calls
         ``trace.set_tracer_provider``, even after this client opened: its ``_tracer`` property
-        (private, in every opentelemetry-api release since 1.0) says which it is now, for the
-        price of one attribute read. Once an SDK tracer appears it is kept.
+        (private; there from opentelemetry-api 1.20 to 1.45 at least) says which it is now, for
+        the price of one attribute read. Once an SDK tracer appears it is kept. Without that
+        property the proxy is used as any tracer: a span per call, dropped unless recording.
         """
         tracer = self._tracer
         if tracer is None and self._proxy is not None:
@@ -294,7 +297,7 @@ def _fail(span: Span, exc: BaseException, kind: str) -> None:
         span.set_status(Status(StatusCode.ERROR, "cancelled"))
         return
     span.record_exception(exc)
-    span.set_status(Status(StatusCode.ERROR, f"{kind}: {exc}"))
+    span.set_status(Status(StatusCode.ERROR, str(exc) or kind))
 
 
 def _set_status_attribute(span: Span, session: Session) -> None:

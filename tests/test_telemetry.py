@@ -41,12 +41,12 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind, StatusCode
 
 from aioglue_session import GlueSessionClient, RetryConfig, SessionStatus, Timeouts, errors
-from aioglue_session.transport import AiohttpTransport, RawReply
+from aioglue_session.transport import AiohttpTransport, MockTransport, RawReply
 
 KEY, SECRET, TOKEN = "AKIDOTELTEST", "otel-secret-value-1234567890", "otel-session-token-abcdef"
 
 
-class Telemetry:
+class Otel:
     """An SDK tracer provider and meter provider that keep everything in memory."""
 
     def __init__(self) -> None:
@@ -76,14 +76,14 @@ class Telemetry:
 
 
 @pytest.fixture
-def otel() -> Iterator[Telemetry]:
-    t = Telemetry()
+def otel() -> Iterator[Otel]:
+    t = Otel()
     yield t
     t.tracer_provider.shutdown()
     t.meter_provider.shutdown()
 
 
-def client(url: str, otel: Telemetry | None = None, **kw: Any) -> GlueSessionClient:
+def client(url: str, otel: Otel | None = None, **kw: Any) -> GlueSessionClient:
     kw.setdefault("timeouts", Timeouts(connect=1, read=1))
     kw.setdefault("sleep", InstantSleep())
     if otel is not None:
@@ -99,7 +99,7 @@ def client(url: str, otel: Telemetry | None = None, **kw: Any) -> GlueSessionCli
 
 
 @pytest.fixture
-async def glue(fault_server: FaultServer, otel: Telemetry) -> AsyncIterator[GlueSessionClient]:
+async def glue(fault_server: FaultServer, otel: Otel) -> AsyncIterator[GlueSessionClient]:
     async with client(fault_server.url, otel) as g:
         yield g
         assert_no_leaks(g)
@@ -118,7 +118,7 @@ def events(span: ReadableSpan) -> list[dict[str, Any]]:
 
 
 async def test_a_successful_call_is_one_client_span_with_the_aws_sdk_attributes(
-    glue: GlueSessionClient, fault_server: FaultServer, otel: Telemetry
+    glue: GlueSessionClient, fault_server: FaultServer, otel: Otel
 ) -> None:
     fault_server.script([ok_with_id("rid-ok-1")])
     await glue.get_session("s-1")
@@ -142,24 +142,27 @@ async def test_a_successful_call_is_one_client_span_with_the_aws_sdk_attributes(
     assert span.instrumentation_scope.name == "aioglue_session"
 
 
-async def test_the_default_port_of_an_https_endpoint_is_the_server_port() -> None:
-    from aioglue_session.telemetry import Telemetry as ClientTelemetry
-
-    t = Telemetry()
-    tel = ClientTelemetry(
-        t.tracer_provider,
-        t.meter_provider,
-        region="eu-west-1",
-        endpoint_url="https://glue.eu-west-1.amazonaws.com",
-    )
-    assert tel.span_attributes["server.address"] == "glue.eu-west-1.amazonaws.com"
-    assert tel.span_attributes["server.port"] == 443
-    assert tel.span_attributes["cloud.region"] == "eu-west-1"
-
-
-async def test_retries_are_events_on_the_one_span(
-    fault_server: FaultServer, otel: Telemetry
+async def test_the_endpoint_rules_endpoint_gives_server_address_and_default_port(
+    otel: Otel,
 ) -> None:
+    body = json.dumps({"Session": session_document("s-1")}).encode()
+    transport = MockTransport(lambda request: RawReply(200, {"x-amzn-RequestId": "r-1"}, body))
+    async with GlueSessionClient(
+        region="eu-west-1",
+        aws_access_key_id=KEY,
+        aws_secret_access_key=SECRET,
+        transport=transport,
+        **otel.providers(),
+    ) as glue:
+        await glue.get_session("s-1")
+    [span] = otel.spans()
+    assert span.attributes is not None
+    assert span.attributes["server.address"] == "glue.eu-west-1.amazonaws.com"
+    assert span.attributes["server.port"] == 443
+    assert span.attributes["cloud.region"] == "eu-west-1"
+
+
+async def test_retries_are_events_on_the_one_span(fault_server: FaultServer, otel: Otel) -> None:
     sleep = InstantSleep()
     async with client(fault_server.url, otel, sleep=sleep) as glue:
         fault_server.script([throttle(), server_error(503), ok_with_id("rid-last")])
@@ -180,7 +183,7 @@ async def test_retries_are_events_on_the_one_span(
 
 
 async def test_an_immediate_clock_skew_retry_is_an_event_with_no_delay(
-    glue: GlueSessionClient, fault_server: FaultServer, otel: Telemetry
+    glue: GlueSessionClient, fault_server: FaultServer, otel: Otel
 ) -> None:
     fault_server.script([skewed(3600), ok()])
     await glue.get_session("s-1")
@@ -192,7 +195,7 @@ async def test_an_immediate_clock_skew_retry_is_an_event_with_no_delay(
 
 
 async def test_spans_started_during_the_call_nest_under_its_span(
-    fault_server: FaultServer, otel: Telemetry
+    fault_server: FaultServer, otel: Otel
 ) -> None:
     # What an instrumented HTTP client does: start a span around each request it sends.
     class TracedTransport(AiohttpTransport):
@@ -214,7 +217,7 @@ async def test_spans_started_during_the_call_nest_under_its_span(
 
 
 async def test_an_error_reply_sets_status_error_type_and_records_the_exception(
-    glue: GlueSessionClient, fault_server: FaultServer, otel: Telemetry
+    glue: GlueSessionClient, fault_server: FaultServer, otel: Otel
 ) -> None:
     fault_server.script([not_found("s-404")])
     with pytest.raises(errors.EntityNotFoundException) as info:
@@ -231,7 +234,7 @@ async def test_an_error_reply_sets_status_error_type_and_records_the_exception(
     assert "s-404 not found" in str(exception.attributes["exception.message"])
 
 
-async def test_a_network_failure_after_retries_is_its_exception_class(otel: Telemetry) -> None:
+async def test_a_network_failure_after_retries_is_its_exception_class(otel: Otel) -> None:
     with socket.socket() as s:  # a port with nothing listening
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -252,7 +255,7 @@ async def test_a_network_failure_after_retries_is_its_exception_class(otel: Tele
 
 
 async def test_a_cancelled_call_is_recorded_as_cancelled(
-    glue: GlueSessionClient, fault_server: FaultServer, otel: Telemetry
+    glue: GlueSessionClient, fault_server: FaultServer, otel: Otel
 ) -> None:
     fault_server.script([stall(5)])
     task = asyncio.create_task(glue.get_session("s-1"))
@@ -271,7 +274,7 @@ async def test_a_cancelled_call_is_recorded_as_cancelled(
 
 
 async def test_a_call_cut_short_by_close_is_a_client_closed_error(
-    fault_server: FaultServer, otel: Telemetry
+    fault_server: FaultServer, otel: Otel
 ) -> None:
     glue = client(fault_server.url, otel)
     await glue.open()
@@ -291,7 +294,7 @@ async def test_a_call_cut_short_by_close_is_a_client_closed_error(
 
 
 async def test_bulk_lookups_are_children_of_the_callers_span(
-    glue: GlueSessionClient, fault_server: FaultServer, otel: Telemetry
+    glue: GlueSessionClient, fault_server: FaultServer, otel: Otel
 ) -> None:
     fault_server.script([throttle(), throttle()])
     ids = [f"s-{i}" for i in range(100)]
@@ -308,7 +311,7 @@ async def test_bulk_lookups_are_children_of_the_callers_span(
 
 
 async def test_waiter_polls_are_children_of_a_waiter_span_under_the_callers(
-    glue: GlueSessionClient, fault_server: FaultServer, otel: Telemetry
+    glue: GlueSessionClient, fault_server: FaultServer, otel: Otel
 ) -> None:
     fault_server.script([ok("PROVISIONING"), ok("PROVISIONING"), ok("READY")])
     with otel.tracer.start_as_current_span("deploy") as parent:
@@ -347,7 +350,7 @@ class FakeTime:
 
 
 async def test_a_waiter_timeout_is_recorded_as_a_timeout(
-    fault_server: FaultServer, otel: Telemetry
+    fault_server: FaultServer, otel: Otel
 ) -> None:
     fake = FakeTime()
     fault_server.default = ok("PROVISIONING")
@@ -364,7 +367,7 @@ async def test_a_waiter_timeout_is_recorded_as_a_timeout(
 
 
 async def test_a_waiter_reaching_an_unwanted_terminal_status_is_a_waiter_error(
-    glue: GlueSessionClient, fault_server: FaultServer, otel: Telemetry
+    glue: GlueSessionClient, fault_server: FaultServer, otel: Otel
 ) -> None:
     fault_server.script([ok("PROVISIONING"), ok("FAILED")])
     with pytest.raises(errors.WaiterError):
@@ -378,7 +381,7 @@ async def test_a_waiter_reaching_an_unwanted_terminal_status_is_a_waiter_error(
 
 
 async def test_a_cancelled_waiter_is_recorded_as_cancelled(
-    glue: GlueSessionClient, fault_server: FaultServer, otel: Telemetry
+    glue: GlueSessionClient, fault_server: FaultServer, otel: Otel
 ) -> None:
     fault_server.default = ok("PROVISIONING")
     glue._sleep = asyncio.sleep  # real sleeps, so the waiter is still running when cancelled
@@ -397,7 +400,7 @@ async def test_a_cancelled_waiter_is_recorded_as_cancelled(
 
 
 async def test_call_duration_and_retries_are_measured(
-    glue: GlueSessionClient, fault_server: FaultServer, otel: Telemetry
+    glue: GlueSessionClient, fault_server: FaultServer, otel: Otel
 ) -> None:
     fault_server.script([throttle(), throttle(), ok(), server_error(500), ok(), not_found()])
     started = time.perf_counter()
@@ -425,7 +428,7 @@ async def test_call_duration_and_retries_are_measured(
 
 
 async def test_an_opentelemetry_api_without_histogram_advice_still_gets_durations(
-    fault_server: FaultServer, otel: Telemetry
+    fault_server: FaultServer, otel: Otel
 ) -> None:
     # opentelemetry-api before 1.30 has no explicit_bucket_boundaries_advisory parameter.
     class OldMeter:
@@ -454,7 +457,7 @@ async def test_an_opentelemetry_api_without_histogram_advice_still_gets_duration
 
 
 async def test_calls_in_flight_are_observed_and_return_to_zero(
-    glue: GlueSessionClient, fault_server: FaultServer, otel: Telemetry
+    glue: GlueSessionClient, fault_server: FaultServer, otel: Otel
 ) -> None:
     fault_server.script([stall(0.5), stall(0.5), stall(0.5)])
     tasks = [asyncio.create_task(glue.get_session(f"s-{i}")) for i in range(3)]
@@ -468,7 +471,7 @@ async def test_calls_in_flight_are_observed_and_return_to_zero(
 
 
 async def test_the_adaptive_send_rate_is_a_gauge_once_throttling_starts(
-    fault_server: FaultServer, otel: Telemetry
+    fault_server: FaultServer, otel: Otel
 ) -> None:
     async with client(fault_server.url, otel, retry=RetryConfig(mode="adaptive")) as glue:
         await glue.get_session("s-1")
@@ -483,7 +486,7 @@ async def test_the_adaptive_send_rate_is_a_gauge_once_throttling_starts(
 
 
 async def test_every_adaptive_client_on_one_meter_provider_is_observed(
-    fault_server: FaultServer, otel: Telemetry
+    fault_server: FaultServer, otel: Otel
 ) -> None:
     # An SDK meter keeps the first observable gauge of a name and drops a second one's
     # callbacks: both clients must still report (one by 127.0.0.1, one by localhost).
@@ -508,7 +511,7 @@ async def test_every_adaptive_client_on_one_meter_provider_is_observed(
 
 
 async def test_standard_mode_reports_no_send_rate(
-    glue: GlueSessionClient, fault_server: FaultServer, otel: Telemetry
+    glue: GlueSessionClient, fault_server: FaultServer, otel: Otel
 ) -> None:
     fault_server.script([throttle()])
     await glue.get_session("s-1")
@@ -519,7 +522,7 @@ async def test_standard_mode_reports_no_send_rate(
 
 
 async def test_no_credential_token_or_signature_reaches_a_span_or_metric(
-    glue: GlueSessionClient, fault_server: FaultServer, otel: Telemetry
+    glue: GlueSessionClient, fault_server: FaultServer, otel: Otel
 ) -> None:
     fault_server.script([throttle(), ok(), skewed(600), ok(), not_found()])
     await glue.get_session("s-1")
