@@ -51,6 +51,8 @@ if TYPE_CHECKING:
     import aiohttp
     import botocore.session
 
+    from .telemetry import Call, Telemetry
+
 __all__ = ["GlueSessionClient"]
 
 logger = logging.getLogger(__name__)
@@ -149,7 +151,9 @@ class GlueSessionClient:
             max_reply_bytes=max_reply_bytes,
             proxies=proxies,
         )
-        self._providers = (tracer_provider, meter_provider)  # OpenTelemetry: not yet used
+        self._providers = (tracer_provider, meter_provider)
+        #: Set by open() when opentelemetry-api is installed; None keeps calls free of it.
+        self._telemetry: Telemetry | None = None
         self._user_http = http_session
         self._botocore_session = botocore_session
         self._transport = transport
@@ -222,6 +226,9 @@ class GlueSessionClient:
                 session=self._user_http,
                 proxy=settings.proxy,
             )
+        self._telemetry = await asyncio.to_thread(
+            _open_telemetry, *self._providers, settings, self._retrier
+        )
         self._settings = settings
         self._state = _OPEN
 
@@ -237,6 +244,8 @@ class GlueSessionClient:
             task.cancel(msg="aioglue_session: client closed")
         if pending:
             await asyncio.wait(pending, timeout=5)
+        if self._telemetry is not None:
+            self._telemetry.close()
         if was_open:
             await self._credentials.aclose()
             assert self._transport is not None
@@ -346,20 +355,30 @@ class GlueSessionClient:
         task = asyncio.current_task()
         if task is not None:
             self._calls.add(task)
+        call = None if self._telemetry is None else self._telemetry.start()
+        outcome: BaseException | None = None
         try:
             return await self._retrier.call(
-                functools.partial(self._attempt, body),
+                functools.partial(self._attempt, body, call),
                 total=self._config.timeouts.total,
                 recover=self._recover,
+                on_retry=None if call is None else call.retried,
             )
-        except asyncio.CancelledError:
+        except asyncio.CancelledError as exc:
+            outcome = exc
             if self._state == _CLOSED and task is not None:
                 _uncancel(task)
-                raise ClientClosedError("the client was closed while this call ran") from None
+                outcome = ClientClosedError("the client was closed while this call ran")
+                raise outcome from None
+            raise
+        except BaseException as exc:
+            outcome = exc
             raise
         finally:
             if task is not None:
                 self._calls.discard(task)
+            if call is not None:
+                call.end(outcome)
 
     def get_sessions(
         self,
@@ -409,20 +428,29 @@ class GlueSessionClient:
         """
         validate_session_id(session_id)
         self._check_open()
-        return await wait_for_session(
-            self.get_session,
-            session_id,
-            until=tuple(until),
-            timeout=timeout,
-            poll_interval=poll_interval,
-            clock=self._clock or time.monotonic,
-            sleep=self._sleep,
-        )
+        wanted = tuple(until)
+
+        def run(fetch: Callable[[str], Awaitable[Session]]) -> Awaitable[Session]:
+            return wait_for_session(
+                fetch,
+                session_id,
+                until=wanted,
+                timeout=timeout,
+                poll_interval=poll_interval,
+                clock=self._clock or time.monotonic,
+                sleep=self._sleep,
+            )
+
+        if self._telemetry is None:
+            return await run(self.get_session)
+        return await self._telemetry.wait(run, self.get_session, until=wanted, timeout=timeout)
 
     # --- one attempt -----------------------------------------------------------------------------
 
-    async def _attempt(self, body: bytes, attempt: int, deadline: float | None) -> Session:
-        """Send slot -> credentials -> sign -> send -> parse.
+    async def _attempt(
+        self, body: bytes, call: Call | None, attempt: int, deadline: float | None
+    ) -> Session:
+        """Send slot -> credentials -> sign -> send -> parse (``call``: the call's telemetry).
 
         The request waits for one of the ``max_connections`` send slots before anything is built
         or signed, so a queued call holds a few hundred bytes rather than a prepared request,
@@ -467,6 +495,8 @@ class GlueSessionClient:
                 message=f"reply body exceeds max_reply_bytes={self._config.max_reply_bytes}",
             )
         session = parse_reply(status, reply_headers, data, retry_attempts=attempt - 1)
+        if call is not None:
+            call.reply(status, reply_headers)
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug(
                 "GetSession attempt %d: HTTP %d OK request_id=%s",
@@ -502,3 +532,30 @@ def _uncancel(task: asyncio.Task[Any]) -> None:
     caller (Python 3.11+; 3.10 keeps no such mark)."""
     if sys.version_info >= (3, 11) and task.cancelling():
         task.uncancel()
+
+
+_OTEL_MISSING = False
+
+
+def _open_telemetry(
+    tracer_provider: Any, meter_provider: Any, settings: Settings, retrier: Retrier
+) -> Telemetry | None:
+    """The client's OpenTelemetry spans and instruments; ``None`` (nothing recorded, nothing
+    imported) when ``opentelemetry-api`` is not installed. Run off the loop: it may import."""
+    global _OTEL_MISSING
+    if _OTEL_MISSING:
+        return None
+    try:
+        from .telemetry import Telemetry
+    except ModuleNotFoundError as exc:
+        if not (exc.name or "").startswith("opentelemetry"):
+            raise
+        _OTEL_MISSING = True  # searched for once per process, not at every open
+        return None
+    return Telemetry(
+        tracer_provider,
+        meter_provider,
+        region=settings.region,
+        endpoint_url=settings.endpoint_url,
+        limiter=retrier.limiter,
+    )

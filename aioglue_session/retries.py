@@ -194,11 +194,14 @@ class Retrier:
         *,
         total: float | None = None,
         recover: Recovery | None = None,
+        on_retry: Callable[[int, BaseException, float], object] | None = None,
     ) -> T:
         """Run ``attempt(n, deadline)`` until it succeeds or the policy says stop.
 
         ``attempt`` raises ``GlueError`` for error replies and botocore exceptions for network
         failures; those are classified. The last one is re-raised when retrying stops.
+        ``on_retry(n, exc, delay)`` hears of each retry before its backoff (``delay`` 0.0 for a
+        retry sent at once after ``recover`` fixed the cause).
         """
         deadline = self.deadline(total)
         # Made on the first failure only: a call that succeeds at once allocates nothing here.
@@ -218,6 +221,8 @@ class Retrier:
                     request_context, recovered = {}, set()
                 if recover is not None and await recover(exc, recovered):
                     _log_attempt(n, exc, "retrying at once after correcting it")
+                    if on_retry is not None:
+                        on_retry(n, exc, 0.0)
                     self.retries += 1
                     n += 1
                     continue
@@ -229,6 +234,8 @@ class Retrier:
                     _log_attempt(n, exc, f"not retrying: a {delay:.3f}s backoff passes the total")
                     raise
                 _log_attempt(n, exc, f"retrying in {delay:.3f}s")
+                if on_retry is not None:
+                    on_retry(n, exc, delay)
                 await self._sleep(delay)
                 self.retries += 1
                 n += 1
