@@ -168,7 +168,7 @@ def _read_json(body: bytes) -> Any:
 
 def _botocore_code(
     status: int, headers: dict[str, str], body: bytes, value: Any
-) -> tuple[str, dict[str, str]] | None:
+) -> tuple[str, dict[str, Any]] | None:
     """The code botocore's ``json`` parser gives this error reply, with any extra ``Error`` keys.
 
     ``None`` where botocore falls back to the bare status, gives no code or raises: a 5xx whose
@@ -186,18 +186,20 @@ def _botocore_code(
         raw = value.get("__type", _NO_TYPE)
         if raw is None:
             return None  # botocore leaves Code empty and does not look at the headers
-        if raw is not _NO_TYPE and not isinstance(raw, str):
-            return None  # botocore raises (or keeps a list as the code)
     else:
         return None  # _UNREADABLE, or a JSON array/string/number: botocore raises
-    code = str(status) if raw is _NO_TYPE else _clean_code(raw)
+    code: Any = str(status) if raw is _NO_TYPE else raw
+    if isinstance(code, str):
+        code = _clean_code(code)
+    elif not isinstance(code, (list, dict)) or ":" in code or "#" in code:
+        return None  # a number, or a list holding ":" or "#": botocore raises
     query_error = headers.get("x-amzn-query-error")
     if query_error is not None:
         parts = query_error.split(";")
         if len(parts) == 2 and parts[0]:
             return parts[0], {"QueryErrorCode": code, "Type": parts[1]}
-    if raw is _NO_TYPE or not code:
-        return None
+    if raw is _NO_TYPE or not isinstance(code, str) or not code:
+        return None  # the bare status, an empty code, or a list/object kept as the code
     return code, {}
 
 
@@ -220,13 +222,13 @@ def build_error(
       header, the JSON body's ``code``, an XML ``<Code>``; else the status as botocore writes it
       (``"503"``).
     - message: botocore's for a JSON object body (``message``, else ``Message``, else ``""``) when
-      it is a string; otherwise a short excerpt of the body: an XML error's ``<Message>``, else its
-      first ``EXCERPT_LEN`` bytes. Never a decoding exception.
+      it is a string; otherwise a short excerpt of the body: an XML error's ``<Message>`` text,
+      else its first ``EXCERPT_LEN`` bytes. Never a decoding exception.
     """
     lowered = _lower_headers(headers)
     value = _read_json(body)
     doc: dict[str, Any] | None = value if isinstance(value, dict) else None
-    extra: dict[str, str] = {}
+    extra: dict[str, Any] = {}
     if code is None:
         found = _botocore_code(status, lowered, body, value)
         if found is not None:
@@ -244,7 +246,7 @@ def build_error(
             message = found_message
     if message is None:
         xml_message = _XML_MESSAGE.search(body) if body[:512].lstrip().startswith(b"<") else None
-        if xml_message is not None:
+        if xml_message is not None and xml_message.group(1).strip():
             message = xml_message.group(1).decode("utf-8", "replace")
         else:
             message = _excerpt(body)
