@@ -226,6 +226,8 @@ def _string_map(value: Any, _: Any) -> dict[str, str] | None:
         if not isinstance(v, str):
             # botocore would keep a null or a number here; the model promises strings.
             raise WireTypeError(f"expected string values, got {json_type(v)} for key {k!r:.60}")
+        if not isinstance(k, str):  # never from JSON; from_dict may be handed anything
+            raise WireTypeError(f"expected string keys, got {k!r:.60}")
     return dict(value)
 
 

@@ -262,6 +262,10 @@ def test_empty_connections_structure_and_empty_list_are_different_sessions() -> 
     assert bare.connections == listed.connections == ()
     assert bare != listed
     assert bare.to_dict() != listed.to_dict()
+    import pickle
+
+    again = pickle.loads(pickle.dumps(bare))
+    assert again == bare and again.to_dict() == {"Id": "x", "Connections": {}}
 
 
 def test_null_inside_a_list_or_map_is_an_invalid_reply() -> None:
