@@ -275,8 +275,10 @@ def _field_path(exc: BaseException) -> tuple[str, str]:
     return ".".join(path), str(current)
 
 
-def _bad_reply(status: int, headers: Mapping[str, str], why: str) -> GlueError:
-    return build_error(status, headers, b"", code="InvalidReply", message=why)
+def _bad_reply(status: int, headers: Mapping[str, str], why: str, retry_attempts: int) -> GlueError:
+    return build_error(
+        status, headers, b"", retry_attempts=retry_attempts, code="InvalidReply", message=why
+    )
 
 
 def parse_reply(
@@ -293,17 +295,15 @@ def parse_reply(
     try:
         doc = json.loads(body.decode())
     except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
-        raise _bad_reply(
-            status, headers, f"reply body is not valid JSON in UTF-8: {_excerpt(body)!r}"
-        ) from None
+        why = f"reply body is not valid JSON in UTF-8: {_excerpt(body)!r}"
+        raise _bad_reply(status, headers, why, retry_attempts) from None
     raw = doc.get("Session") if isinstance(doc, dict) else None
     if not isinstance(raw, dict):
-        raise _bad_reply(status, headers, "reply has no Session object")
+        raise _bad_reply(status, headers, "reply has no Session object", retry_attempts)
     if not isinstance(raw.get("Id"), str):
         got = json_type(raw.get("Id")) if "Id" in raw else "nothing"
-        raise _bad_reply(
-            status, headers, f"reply has a malformed field Session.Id: expected a string, got {got}"
-        )
+        why = f"reply has a malformed field Session.Id: expected a string, got {got}"
+        raise _bad_reply(status, headers, why, retry_attempts)
     try:
         return converter.structure(raw, Session)
     except Exception:
@@ -315,4 +315,4 @@ def parse_reply(
         where, why = _field_path(exc)
     except Exception as exc:
         where, why = "Session", str(exc)
-    raise _bad_reply(status, headers, f"reply has a malformed field {where}: {why}")
+    raise _bad_reply(status, headers, f"reply has a malformed field {where}: {why}", retry_attempts)

@@ -526,10 +526,11 @@ def test_long_non_json_body_is_excerpted() -> None:
 )
 def test_malformed_success_bodies_are_typed_errors(raw: bytes, why: str) -> None:
     with pytest.raises(errors.GlueError) as info:
-        parse_reply(200, {"x-amzn-RequestId": "r"}, raw)
+        parse_reply(200, {"x-amzn-RequestId": "r"}, raw, retry_attempts=1)
     assert info.value.code == "InvalidReply"
     assert why in info.value.message
     assert info.value.request_id == "r"
+    assert info.value.retry_attempts == 1
 
 
 def test_exceptions_pickle_round_trip() -> None:
