@@ -246,10 +246,8 @@ def build_error(
             message = found_message
     if message is None:
         xml_message = _XML_MESSAGE.search(body) if body[:512].lstrip().startswith(b"<") else None
-        if xml_message is not None and xml_message.group(1).strip():
-            message = xml_message.group(1).decode("utf-8", "replace")
-        else:
-            message = _excerpt(body)
+        text = xml_message.group(1).decode("utf-8", "replace") if xml_message else ""
+        message = text if text.strip() else _excerpt(body)
     response = {
         "Error": {"Code": code, "Message": message, **extra},
         "ResponseMetadata": _metadata(status, lowered, retry_attempts),

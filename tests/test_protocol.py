@@ -461,6 +461,14 @@ def test_error_replies(
         (400, {}, b'{"__type":null,"code":"Body"}', "Body", ""),
         (403, {"x-amzn-ErrorType": "Hdr"}, b"<Error><Code>Xml</Code></Error>", "Hdr", None),
         (403, {}, b"<Error><Code>Xml</Code></Error>", "Xml", "<Error><Code>Xml</Code></Error>"),
+        # An XML <Message> with no text says nothing: the excerpt is kept instead.
+        (
+            403,
+            {},
+            b"<E><Code>Xml</Code><Message> </Message></E>",
+            "Xml",
+            "<E><Code>Xml</Code><Message> </Message></E>",
+        ),
         (503, {"x-amzn-ErrorType": "SlowDown"}, b"", "SlowDown", ""),
         (503, {}, b"<html><body>busy</body></html>", "503", "<html><body>busy</body></html>"),
         (400, {}, b"[1, 2]", "400", "[1, 2]"),
