@@ -2,7 +2,9 @@
 
 The converter is the single place that knows the wire shape: PascalCase names, epoch-second
 timestamps, the nested ``{"Connections": {"Connections": [...]}}`` list, tolerant enums. Structuring
-reads a reply; unstructuring gives back exactly what boto3's ``get_session()["Session"]`` holds.
+reads a reply; unstructuring gives back exactly what boto3's ``get_session()["Session"]`` holds,
+edges included: a member sent as ``null`` is left out (botocore's JSON parser skips it), an empty
+structure stays an empty structure.
 """
 
 from __future__ import annotations
@@ -63,7 +65,10 @@ class Session:
     role: str | None = None
     command: SessionCommand | None = None
     default_arguments: Mapping[str, str] | None = None
-    connections: Sequence[str] | None = None
+    # ``"Connections": {}`` (the structure without its list) reads as no connections, like
+    # ``{"Connections": []}``, but to_dict() gives each back as it came (NoConnectionsList), so
+    # sessions compare by the value's type too.
+    connections: Sequence[str] | None = attrs.field(default=None, eq=lambda v: (type(v), v))
     progress: float | None = None
     max_capacity: float | None = None
     security_configuration: str | None = None
@@ -108,8 +113,27 @@ class SessionResult:
 # --- the converter -------------------------------------------------------------------------------
 
 
+class NoConnectionsList(tuple[str, ...]):
+    """``connections`` of a reply whose ``Connections`` structure came without its list.
+
+    boto3 keeps ``"Connections": {}`` (and ``{"Connections": null}``) as the empty structure
+    ``{}``; this empty sequence is how the model remembers that, so ``to_dict()`` gives ``{}``
+    back rather than ``{"Connections": []}``.
+    """
+
+    __slots__ = ()
+
+
 class WireTypeError(TypeError):
-    """A reply value has the wrong JSON type for its field."""
+    """A reply value has the wrong JSON type for its field.
+
+    ``where`` continues the field's path below the attribute that failed (``"Connections"`` for
+    the list inside the ``Connections`` structure).
+    """
+
+    def __init__(self, message: str, where: str = "") -> None:
+        super().__init__(message)
+        self.where = where
 
 
 def wire_name(name: str) -> str:
@@ -119,16 +143,35 @@ def wire_name(name: str) -> str:
     return "".join(part.capitalize() for part in name.split("_"))
 
 
+def json_type(value: Any) -> str:
+    """The JSON name of a decoded value's type, for error messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, (list, tuple)):
+        return "array"
+    if isinstance(value, Mapping):
+        return "object"
+    return type(value).__name__
+
+
 def _strict_str(value: Any, _: Any) -> str:
     if isinstance(value, str):
         return value
-    raise WireTypeError(f"expected a string, got {type(value).__name__}")
+    raise WireTypeError(f"expected a string, got {json_type(value)}")
 
 
 def _strict_float(value: Any, _: Any) -> float:
+    # An integer stays an int (as botocore keeps it): 50 and 50.0 are the same double, and an int
+    # too large for a float is still the number that was sent.
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    raise WireTypeError(f"expected a number, got {type(value).__name__}")
+        return value
+    raise WireTypeError(f"expected a number, got {json_type(value)}")
 
 
 def _strict_int(value: Any, _: Any) -> int:
@@ -137,10 +180,7 @@ def _strict_int(value: Any, _: Any) -> int:
     # JSON has one number type; Glue sends integers, but 5.0 is still an integer.
     if isinstance(value, float) and value.is_integer():
         return int(value)
-    raise WireTypeError(f"expected an integer, got {type(value).__name__}")
-
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+    raise WireTypeError(f"expected an integer, got {json_type(value)} {value!r:.40}")
 
 
 def _timestamp(value: Any, _: Any) -> datetime:
@@ -163,45 +203,55 @@ def _timestamp(value: Any, _: Any) -> datetime:
             except ValueError as exc:
                 raise WireTypeError(f"not a timestamp: {value[:40]!r}") from exc
         return _timestamp(parsed, None)
-    raise WireTypeError(f"expected a timestamp, got {type(value).__name__}")
+    raise WireTypeError(f"expected a timestamp, got {json_type(value)}")
 
 
-def _status(value: Any, _: Any) -> SessionStatus | str:
+def _status(value: Any, _: Any) -> SessionStatus | str | None:
+    if value is None:
+        return None
     if not isinstance(value, str):
-        raise WireTypeError(f"expected a string, got {type(value).__name__}")
+        raise WireTypeError(f"expected a string, got {json_type(value)}")
     try:
         return SessionStatus(value)
     except ValueError:
         return value  # a status this version does not know yet: keep it, never fail
 
 
-def _string_map(value: Any, _: Any) -> dict[str, str]:
+def _string_map(value: Any, _: Any) -> dict[str, str] | None:
+    if value is None:
+        return None
     if not isinstance(value, Mapping):
-        raise WireTypeError(f"expected an object, got {type(value).__name__}")
+        raise WireTypeError(f"expected an object, got {json_type(value)}")
     for k, v in value.items():
-        if not isinstance(k, str) or not isinstance(v, str):
-            raise WireTypeError("expected an object of strings")
+        if not isinstance(v, str):
+            # botocore would keep a null or a number here; the model promises strings.
+            raise WireTypeError(f"expected string values, got {json_type(v)} for key {k!r:.60}")
+        if not isinstance(k, str):  # never from JSON; from_dict may be handed anything
+            raise WireTypeError(f"expected string keys, got {k!r:.60}")
     return dict(value)
 
 
-def _string_list(value: Any) -> tuple[str, ...]:
-    if not isinstance(value, (list, tuple)):
-        raise WireTypeError(f"expected a list, got {type(value).__name__}")
-    for item in value:
+def _connections_in(value: Any, _: Any) -> tuple[str, ...] | None:
+    # The wire nests the list in a structure: {"Connections": {"Connections": ["a", "b"]}}.
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise WireTypeError(f"expected an object, got {json_type(value)}")
+    inner = value.get("Connections")
+    if inner is None:
+        return NoConnectionsList()
+    if not isinstance(inner, (list, tuple)):
+        # botocore would iterate a string or an object into a list of its characters or keys.
+        raise WireTypeError(f"expected an array, got {json_type(inner)}", "Connections")
+    for i, item in enumerate(inner):
         if not isinstance(item, str):
-            raise WireTypeError("expected a list of strings")
-    return tuple(value)
-
-
-def _connections_in(value: Any, _: Any) -> tuple[str, ...]:
-    # The wire nests the list: {"Connections": {"Connections": ["a", "b"]}}. Accept a bare list too.
-    if isinstance(value, Mapping):
-        inner = value.get("Connections")
-        return () if inner is None else _string_list(inner)
-    return _string_list(value)
+            raise WireTypeError(f"expected strings, got {json_type(item)} at [{i}]", "Connections")
+    return tuple(inner)
 
 
 def _connections_out(value: Sequence[str]) -> dict[str, list[str]]:
+    if isinstance(value, NoConnectionsList):
+        return {}
     return {"Connections": list(value)}
 
 
@@ -216,6 +266,10 @@ def _overrides(cls: type[Any]) -> dict[str, Any]:
         )
         overrides["status"] = override(rename="Status", struct_hook=_status)
     return overrides
+
+
+# JSON null is "not sent" (botocore's parser skips a null member), so every optional hook lets
+# None through; the fast ones below decide the common types without a call to cattrs.
 
 
 def _optional_str(value: Any, _: Any) -> str | None:
@@ -278,6 +332,18 @@ def _make_converter(detailed: bool) -> cattrs.Converter:
         if fast is not None:
             return fast
         inner = conv.get_structure_hook(inner_type)
+        if is_model(inner_type):
+
+            def structure_optional_model(value: Any, _: Any) -> Any:
+                if value is None:
+                    return None
+                # The generated function would read a string or a list as an empty structure
+                # ("Name" in "glueetl" is a substring test): refuse anything but an object.
+                if value.__class__ is not dict and not isinstance(value, Mapping):
+                    raise WireTypeError(f"expected an object, got {json_type(value)}")
+                return inner(value, inner_type)
+
+            return structure_optional_model
 
         def structure_optional(value: Any, _: Any) -> Any:
             return None if value is None else inner(value, inner_type)

@@ -16,7 +16,14 @@ from typing import Any
 import cattrs
 
 from .errors import GlueError, ParamValidationError, error_class_for
-from .models import Session, converter, detailed_converter, wire_name
+from .models import (
+    Session,
+    WireTypeError,
+    converter,
+    detailed_converter,
+    json_type,
+    wire_name,
+)
 
 __all__ = [
     "CONTENT_TYPE",
@@ -119,9 +126,12 @@ def _metadata(status: int, headers: dict[str, str], retry_attempts: int) -> dict
 
 
 def _clean_code(code: str) -> str:
-    # "aws.protocoltests#FooError:http://..." -> "FooError", as botocore does.
-    code = code.split(":", 1)[0]
-    return code.rsplit("#", 1)[-1].strip()
+    # "aws.protocoltests#FooError:http://internal.amazon.com/" -> "FooError", as botocore does.
+    if ":" in code:
+        code = code.split(":", 1)[0]
+    if "#" in code:
+        code = code.rsplit("#", 1)[1]
+    return code
 
 
 def _excerpt(body: bytes) -> str:
@@ -132,6 +142,65 @@ def _excerpt(body: bytes) -> str:
 
 _XML_CODE = re.compile(rb"<Code>\s*([^<\s]{1,128})\s*</Code>")
 _XML_MESSAGE = re.compile(rb"<Message>([^<]{0,1024})</Message>")
+_NO_TYPE = object()
+#: What botocore's JSON parser makes of a body that is UTF-8 but not JSON: ``{"message": text}``.
+_TEXT = object()
+#: A body botocore's JSON parser raises on: not UTF-8, or nested deeper than ``json`` goes.
+_UNREADABLE = object()
+
+
+def _read_json(body: bytes) -> Any:
+    """The body as botocore's JSON parser decodes it: ``{}`` when empty, else the JSON value,
+    ``_TEXT`` when it is not JSON, ``_UNREADABLE`` where botocore raises."""
+    if not body:
+        return {}
+    try:
+        text = body.decode()
+    except UnicodeDecodeError:
+        return _UNREADABLE
+    try:
+        return json.loads(text)
+    except ValueError:
+        return _TEXT
+    except RecursionError:
+        return _UNREADABLE
+
+
+def _botocore_code(
+    status: int, headers: dict[str, str], body: bytes, value: Any
+) -> tuple[str, dict[str, Any]] | None:
+    """The code botocore's ``json`` parser gives this error reply, with any extra ``Error`` keys.
+
+    ``None`` where botocore falls back to the bare status, gives no code or raises: a 5xx whose
+    body is empty or an ``<html>`` page; a body that is not JSON, or JSON but not an object; an
+    object without a string ``__type``. An ``x-amzn-query-error: Code;Type`` header overrides the
+    code, as botocore's ``_do_query_compatible_error_parse`` does.
+    """
+    if status >= 500:
+        stripped = body.strip()
+        if not stripped or stripped.startswith(b"<html>"):
+            return None  # botocore's generic error: str(status), it looks no further
+    if value is _TEXT:
+        raw: Any = _NO_TYPE
+    elif isinstance(value, dict):
+        raw = value.get("__type", _NO_TYPE)
+        if raw is None:
+            return None  # botocore leaves Code empty and does not look at the headers
+    else:
+        return None  # _UNREADABLE, or a JSON array/string/number: botocore raises
+    code: Any = str(status) if raw is _NO_TYPE else raw
+    if isinstance(code, str):
+        code = _clean_code(code)
+    elif not isinstance(code, (list, dict)) or ":" in code or "#" in code:
+        return None  # a number, or a list holding ":" or "#": botocore raises
+    query_error = headers.get("x-amzn-query-error")
+    if query_error is not None:
+        parts = query_error.split(";")
+        if len(parts) == 2 and parts[0]:
+            return parts[0], {"QueryErrorCode": code, "Type": parts[1]}
+    if raw is _NO_TYPE or not isinstance(code, str) or not code:
+        return None  # the bare status, an empty code, or a list/object kept as the code
+    return code, {}
 
 
 def build_error(
@@ -145,101 +214,103 @@ def build_error(
 ) -> GlueError:
     """A ``GlueError`` (modeled subclass when the code is known) for an error reply.
 
-    The code comes from, in order: the argument, the JSON ``__type``/``code``, the
-    ``x-amzn-ErrorType`` header, an XML ``<Code>``, else ``"HTTP <status>"``.
+    The one rule, for every error reply, JSON or not (``code``/``message`` arguments win):
+
+    - code: botocore's wherever botocore finds one (the JSON body's ``__type`` with a namespace
+      ``a.b#`` and a ``:uri`` suffix stripped, or the code of an ``x-amzn-query-error`` header);
+      where botocore would fall back to the bare status, the first of the ``x-amzn-ErrorType``
+      header, the JSON body's ``code``, an XML ``<Code>``; else the status as botocore writes it
+      (``"503"``).
+    - message: botocore's for a JSON object body (``message``, else ``Message``, else ``""``) when
+      it is a string; otherwise a short excerpt of the body: an XML error's ``<Message>`` text,
+      else its first ``EXCERPT_LEN`` bytes. Never a decoding exception.
     """
     lowered = _lower_headers(headers)
-    doc: Any = None
-    if body and (code is None or message is None):
-        try:
-            doc = json.loads(body)
-        except (ValueError, UnicodeDecodeError, RecursionError):
-            doc = None
-    if isinstance(doc, dict):
-        if code is None:
-            raw = doc.get("__type") or doc.get("code") or doc.get("Code")
-            if isinstance(raw, str) and raw.strip():
-                code = _clean_code(raw)
-        if message is None:
-            raw_msg = doc.get("message", doc.get("Message"))
-            if isinstance(raw_msg, str):
-                message = raw_msg
-    if not code and lowered.get("x-amzn-errortype"):
-        code = _clean_code(lowered["x-amzn-errortype"])
-    if not code and body[:512].lstrip().startswith(b"<"):
-        match = _XML_CODE.search(body)
-        if match:
-            code = match.group(1).decode("utf-8", "replace")
-            if message is None:
-                msg_match = _XML_MESSAGE.search(body)
-                if msg_match:
-                    message = msg_match.group(1).decode("utf-8", "replace")
-    if not code:
-        code = f"HTTP {status}"
+    value = _read_json(body)
+    doc: dict[str, Any] | None = value if isinstance(value, dict) else None
+    extra: dict[str, Any] = {}
+    if code is None:
+        found = _botocore_code(status, lowered, body, value)
+        if found is not None:
+            code, extra = found
+        else:
+            candidates = [lowered.get("x-amzn-errortype"), doc.get("code") if doc else None]
+            if body[:512].lstrip().startswith(b"<"):
+                match = _XML_CODE.search(body)
+                candidates.append(match.group(1).decode("utf-8", "replace") if match else None)
+            cleaned = (_clean_code(c).strip() for c in candidates if isinstance(c, str))
+            code = next((c for c in cleaned if c), str(status))
+    if message is None and doc is not None:
+        found_message = doc.get("message", doc.get("Message", ""))
+        if isinstance(found_message, str):
+            message = found_message
     if message is None:
-        # A JSON error without a message has an empty one (as in botocore); anything else gets a
-        # short excerpt of what came back, so a proxy's page is recognisable in the error.
-        message = "" if isinstance(doc, dict) or not body else _excerpt(body)
+        xml_message = _XML_MESSAGE.search(body) if body[:512].lstrip().startswith(b"<") else None
+        text = xml_message.group(1).decode("utf-8", "replace") if xml_message else ""
+        message = text if text.strip() else _excerpt(body)
     response = {
-        "Error": {"Code": code, "Message": message},
+        "Error": {"Code": code, "Message": message, **extra},
         "ResponseMetadata": _metadata(status, lowered, retry_attempts),
     }
     return error_class_for(code)(response)
 
 
-def _field_path(exc: BaseException) -> str:
-    """Name the first bad field in a cattrs validation error, e.g. ``Session.Command.Name``."""
+def _field_path(exc: BaseException) -> tuple[str, str]:
+    """The first bad field in a cattrs validation error and why, e.g. ``Session.Command.Name``."""
     from cattrs.errors import ClassValidationError
 
-    path: list[str] = []
+    path = ["Session"]
     current: BaseException = exc
-    while isinstance(current, ClassValidationError):
-        nested = current.exceptions[0] if current.exceptions else None
-        if nested is None:
-            break
+    while isinstance(current, ClassValidationError) and current.exceptions:
+        nested = current.exceptions[0]
         notes = getattr(nested, "__notes__", [])
         if notes:
             # cattrs notes read "Structuring class Session @ attribute command".
-            attr = notes[0].rsplit(" ", 1)[-1]
-            path.append(attr)
+            path.append(wire_name(notes[0].rsplit(" ", 1)[-1]))
         current = nested
-    return ".".join(wire_name(p) for p in path) or "?"
+    if isinstance(current, WireTypeError) and current.where:
+        path.append(current.where)
+    return ".".join(path), str(current)
 
 
-def _bad_reply(status: int, headers: dict[str, str], why: str) -> GlueError:
-    return build_error(status, headers, b"", code="InvalidReply", message=why)
+def _bad_reply(status: int, headers: Mapping[str, str], why: str, retry_attempts: int) -> GlueError:
+    return build_error(
+        status, headers, b"", retry_attempts=retry_attempts, code="InvalidReply", message=why
+    )
 
 
 def parse_reply(
     status: int, headers: Mapping[str, str], body: bytes, *, retry_attempts: int = 0
 ) -> Session:
-    """Read a GetSession reply. Returns the ``Session`` or raises ``GlueError``; nothing else."""
+    """Read a GetSession reply. Returns the ``Session`` or raises ``GlueError``; nothing else.
+
+    A success body is read as botocore reads it (UTF-8 JSON; a ``null`` member is not sent), and
+    must fit the GetSession shape: a value of the wrong JSON type is ``InvalidReply`` naming the
+    field, where botocore would pass it through or fail with an ``AttributeError``.
+    """
     if not 200 <= status < 300:
         raise build_error(status, headers, body, retry_attempts=retry_attempts)
     try:
-        doc = json.loads(body)
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        raise _bad_reply(
-            status,
-            _lower_headers(headers),
-            f"reply body is not valid JSON: {_excerpt(body)!r}",
-        ) from None
+        doc = json.loads(body.decode())
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+        why = f"reply body is not valid JSON in UTF-8: {_excerpt(body)!r}"
+        raise _bad_reply(status, headers, why, retry_attempts) from None
     raw = doc.get("Session") if isinstance(doc, dict) else None
     if not isinstance(raw, dict):
-        raise _bad_reply(status, _lower_headers(headers), "reply has no Session object")
+        raise _bad_reply(status, headers, "reply has no Session object", retry_attempts)
     if not isinstance(raw.get("Id"), str):
-        raise _bad_reply(status, _lower_headers(headers), "reply Session has no string Id")
+        got = json_type(raw.get("Id")) if "Id" in raw else "nothing"
+        why = f"reply has a malformed field Session.Id: expected a string, got {got}"
+        raise _bad_reply(status, headers, why, retry_attempts)
     try:
         return converter.structure(raw, Session)
     except Exception:
         pass
     try:
         detailed_converter().structure(raw, Session)
-        where = "?"
+        where, why = "Session", "not a session"
     except cattrs.BaseValidationError as exc:
-        where = _field_path(exc)
-    except Exception:
-        where = "?"
-    raise _bad_reply(
-        status, _lower_headers(headers), f"reply Session has a malformed field: {where}"
-    )
+        where, why = _field_path(exc)
+    except Exception as exc:
+        where, why = "Session", str(exc)
+    raise _bad_reply(status, headers, f"reply has a malformed field {where}: {why}", retry_attempts)

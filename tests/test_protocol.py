@@ -176,6 +176,149 @@ def test_to_dict_round_trips_and_matches_boto3_shape() -> None:
     assert Session.from_dict(d) == s
 
 
+def parse_session(session: dict[str, Any]) -> Session:
+    return parse_reply(200, {}, body({"Session": {"Id": "x", **session}}))
+
+
+@pytest.mark.parametrize(
+    ("member", "attribute"),
+    [
+        ("CreatedOn", "created_on"),
+        ("Status", "status"),
+        ("ErrorMessage", "error_message"),
+        ("Role", "role"),
+        ("Command", "command"),
+        ("DefaultArguments", "default_arguments"),
+        ("Connections", "connections"),
+        ("Progress", "progress"),
+        ("MaxCapacity", "max_capacity"),
+        ("NumberOfWorkers", "number_of_workers"),
+        ("CompletedOn", "completed_on"),
+        ("IdleTimeout", "idle_timeout"),
+        ("SessionType", "session_type"),
+    ],
+)
+def test_null_member_is_left_out_as_boto3_leaves_it(member: str, attribute: str) -> None:
+    # botocore's JSON parser skips a member whose value is null: boto3's dict has no such key.
+    doc = {**FULL_SESSION, member: None}
+    s = parse_reply(200, {}, body({"Session": doc}))
+    assert getattr(s, attribute) is None
+    expected = {k: v for k, v in FULL_SESSION.items() if k != member}
+    assert set(s.to_dict()) == set(expected)
+    assert Session.from_dict(s.to_dict()) == s
+
+
+@pytest.mark.parametrize(
+    ("command", "model", "boto3"),
+    [
+        ({}, SessionCommand(), {}),
+        ({"Name": None}, SessionCommand(), {}),
+        (
+            {"Name": "glueetl", "PythonVersion": None},
+            SessionCommand(name="glueetl"),
+            {"Name": "glueetl"},
+        ),
+        (
+            {"Name": None, "PythonVersion": "3"},
+            SessionCommand(python_version="3"),
+            {"PythonVersion": "3"},
+        ),
+    ],
+)
+def test_command_structure_keeps_its_shape(
+    command: dict[str, Any], model: SessionCommand, boto3: dict[str, str]
+) -> None:
+    s = parse_session({"Command": command})
+    assert s.command == model
+    assert s.to_dict() == {"Id": "x", "Command": boto3}
+    assert Session.from_dict(s.to_dict()) == s
+
+
+@pytest.mark.parametrize(
+    ("wire", "connections", "boto3"),
+    [
+        ({}, (), {}),
+        ({"Connections": None}, (), {}),
+        ({"Connections": []}, (), {"Connections": []}),
+        ({"Connections": ["a", "b"]}, ("a", "b"), {"Connections": ["a", "b"]}),
+        ({"Connections": ["a"], "Unknown": 1}, ("a",), {"Connections": ["a"]}),
+    ],
+)
+def test_connections_structure_round_trips_as_boto3_gives_it(
+    wire: dict[str, Any], connections: tuple[str, ...], boto3: dict[str, Any]
+) -> None:
+    s = parse_session({"Connections": wire})
+    assert s.connections == connections
+    assert list(s.connections or ()) == list(connections)
+    assert s.to_dict() == {"Id": "x", "Connections": boto3}
+    again = Session.from_dict(s.to_dict())
+    assert again == s and again.to_dict() == s.to_dict()
+
+
+def test_empty_connections_structure_and_empty_list_are_different_sessions() -> None:
+    bare = parse_session({"Connections": {}})
+    listed = parse_session({"Connections": {"Connections": []}})
+    # Both read as no connections, but they are different replies with different to_dict().
+    assert bare.connections == listed.connections == ()
+    assert bare != listed
+    assert bare.to_dict() != listed.to_dict()
+    import pickle
+
+    again = pickle.loads(pickle.dumps(bare))
+    assert again == bare and again.to_dict() == {"Id": "x", "Connections": {}}
+
+
+def test_null_inside_a_list_or_map_is_an_invalid_reply() -> None:
+    # botocore would keep [None] / {"a": None}; the model promises strings, so the reply is named
+    # as malformed instead of handing a None to code that iterates strings.
+    with pytest.raises(errors.GlueError) as info:
+        parse_session({"Connections": {"Connections": ["a", None]}})
+    assert info.value.code == "InvalidReply"
+    assert "Session.Connections.Connections" in info.value.message
+    assert "null at [1]" in info.value.message
+    with pytest.raises(errors.GlueError) as info:
+        parse_session({"DefaultArguments": {"--a": "1", "--b": None}})
+    assert info.value.code == "InvalidReply"
+    assert "Session.DefaultArguments" in info.value.message
+    assert "'--b'" in info.value.message
+
+
+@pytest.mark.parametrize(
+    ("member", "value", "field", "why"),
+    [
+        ("Command", "glueetl", "Session.Command", "expected an object, got string"),
+        ("Command", ["glueetl"], "Session.Command", "expected an object, got array"),
+        ("Command", {"Name": 5}, "Session.Command.Name", "expected a string, got number"),
+        ("Connections", "x", "Session.Connections", "expected an object, got string"),
+        ("Connections", ["a"], "Session.Connections", "expected an object, got array"),
+        ("Connections", {"Connections": "ab"}, "Session.Connections.Connections", "got string"),
+        ("Connections", {"Connections": {"a": 1}}, "Session.Connections.Connections", "object"),
+        ("DefaultArguments", "x", "Session.DefaultArguments", "expected an object, got string"),
+        ("DefaultArguments", {"a": 1}, "Session.DefaultArguments", "got number for key 'a'"),
+        ("Role", 5, "Session.Role", "expected a string, got number"),
+        ("Status", True, "Session.Status", "expected a string, got boolean"),
+        ("Progress", "12", "Session.Progress", "expected a number, got string"),
+        ("NumberOfWorkers", 2.5, "Session.NumberOfWorkers", "expected an integer"),
+        ("CreatedOn", True, "Session.CreatedOn", "expected a timestamp, got boolean"),
+    ],
+)
+def test_wrong_json_type_is_an_invalid_reply_naming_the_field(
+    member: str, value: Any, field: str, why: str
+) -> None:
+    with pytest.raises(errors.GlueError) as info:
+        parse_session({member: value})
+    assert info.value.code == "InvalidReply"
+    assert f"malformed field {field}:" in info.value.message
+    assert why in info.value.message
+
+
+def test_numbers_keep_the_value_botocore_keeps() -> None:
+    # A double sent as an integer stays that integer, as in botocore's dict (even past 2**53).
+    s = parse_session({"Progress": 2**70 + 1, "MaxCapacity": 5, "NumberOfWorkers": 5.0})
+    assert s.to_dict()["Progress"] == 2**70 + 1
+    assert s.max_capacity == 5 and s.number_of_workers == 5
+
+
 def test_session_is_frozen() -> None:
     s = parse_reply(200, {}, body({"Session": {"Id": "x"}}))
     with pytest.raises(AttributeError):
@@ -259,12 +402,12 @@ def test_session_is_frozen() -> None:
             {"Content-Type": "text/html"},
             b"<html><body><h1>502 Bad Gateway</h1></body></html>",
             errors.GlueError,
-            "HTTP 502",
+            "502",
             "<html><body><h1>502 Bad Gateway</h1></body></html>",
         ),
-        (503, {}, b"", errors.GlueError, "HTTP 503", ""),
-        (500, {}, b'{"__type": "Internal', errors.GlueError, "HTTP 500", '{"__type": "Internal'),
-        (400, {}, b"\xff\xfe\x00garbage", errors.GlueError, "HTTP 400", None),
+        (503, {}, b"", errors.GlueError, "503", ""),
+        (500, {}, b'{"__type": "Internal', errors.GlueError, "500", '{"__type": "Internal'),
+        (400, {}, b"\xff\xfe\x00garbage", errors.GlueError, "400", None),
     ],
 )
 def test_error_replies(
@@ -294,9 +437,77 @@ def test_error_replies(
     assert err.operation_name == "GetSession"
 
 
+@pytest.mark.parametrize(
+    ("status", "headers", "raw", "code", "message"),
+    [
+        # botocore finds a code: the body's __type, whatever else the reply says.
+        (
+            400,
+            {"x-amzn-ErrorType": "Other"},
+            b'{"__type":"aws.glue#EntityNotFoundException:http://x/","code":"C","message":"m"}',
+            "EntityNotFoundException",
+            "m",
+        ),
+        (400, {}, b'{"__type":"Foo","Message":"upper","message":"lower"}', "Foo", "lower"),
+        (400, {}, b'{"__type":"Foo","Message":"upper"}', "Foo", "upper"),
+        # ... or the code of an x-amzn-query-error header, which botocore consults even for a
+        # body without __type (and for an empty 4xx body, which it reads as {}).
+        (400, {"x-amzn-query-error": "AWS.Foo;Sender"}, b'{"__type":"Bar"}', "AWS.Foo", ""),
+        (400, {"x-amzn-query-error": "AWS.Foo;Sender"}, b"", "AWS.Foo", ""),
+        (400, {"x-amzn-query-error": "no-type"}, b'{"__type":"Bar"}', "Bar", ""),
+        # botocore would give the bare status: the header, then the body's code, then XML.
+        (400, {"x-amzn-ErrorType": "Hdr:http://x/"}, b'{"code":"Body"}', "Hdr", ""),
+        (400, {}, b'{"code":"aws#Body","message":"m"}', "Body", "m"),
+        (400, {}, b'{"__type":null,"code":"Body"}', "Body", ""),
+        (403, {"x-amzn-ErrorType": "Hdr"}, b"<Error><Code>Xml</Code></Error>", "Hdr", None),
+        (403, {}, b"<Error><Code>Xml</Code></Error>", "Xml", "<Error><Code>Xml</Code></Error>"),
+        # An XML <Message> with no text says nothing: the excerpt is kept instead.
+        (
+            403,
+            {},
+            b"<E><Code>Xml</Code><Message> </Message></E>",
+            "Xml",
+            "<E><Code>Xml</Code><Message> </Message></E>",
+        ),
+        (503, {"x-amzn-ErrorType": "SlowDown"}, b"", "SlowDown", ""),
+        (503, {}, b"<html><body>busy</body></html>", "503", "<html><body>busy</body></html>"),
+        (400, {}, b"[1, 2]", "400", "[1, 2]"),
+        (400, {}, b'{"__type": 5}', "400", ""),
+        # A JSON message that is not a string is replaced by an excerpt, never "None" or 5.
+        (400, {}, b'{"__type":"Foo","message":null}', "Foo", '{"__type":"Foo","message":null}'),
+        (400, {}, b'{"__type":"Foo","message":5}', "Foo", '{"__type":"Foo","message":5}'),
+    ],
+)
+def test_error_code_rule(
+    status: int, headers: dict[str, str], raw: bytes, code: str, message: str | None
+) -> None:
+    err = build_error(status, headers, raw)
+    assert err.code == code
+    assert err.response["Error"]["Code"] == code
+    if message is not None:
+        assert err.message == message
+
+
+def test_query_error_header_adds_botocores_error_keys() -> None:
+    err = build_error(400, {"X-Amzn-Query-Error": "AWS.Foo;Sender"}, b'{"__type":"a#Bar"}')
+    assert err.response["Error"] == {
+        "Code": "AWS.Foo",
+        "Message": "",
+        "QueryErrorCode": "Bar",
+        "Type": "Sender",
+    }
+
+
+def test_overridden_code_and_message_win() -> None:
+    err = build_error(200, {}, b"", code="ReplyTooLarge", message="too big")
+    assert err.response["Error"] == {"Code": "ReplyTooLarge", "Message": "too big"}
+    err = build_error(503, {"x-amzn-ErrorType": "Hdr"}, b'{"__type":"T"}', code="InvalidReply")
+    assert err.code == "InvalidReply"
+
+
 def test_long_non_json_body_is_excerpted() -> None:
     err = build_error(502, {}, b"<html>" + b"x" * 5000 + b"</html>")
-    assert err.code == "HTTP 502"
+    assert err.code == "502"
     assert len(err.message) < 260 and err.message.endswith("...")
 
 
@@ -307,21 +518,27 @@ def test_long_non_json_body_is_excerpted() -> None:
         (b'{"Session": {"Id": "x", "Crea', "not valid JSON"),
         (b"[]", "no Session"),
         (b'{"Session": null}', "no Session"),
-        (b'{"Session": {"Status": "READY"}}', "no string Id"),
+        (b'{"Session": {"Status": "READY"}}', "Session.Id: expected a string, got nothing"),
         (b'{"Session": {"Id": "x", "Progress": "12"}}', "Progress"),
         (b'{"Session": {"Id": "x", "DefaultArguments": ["a"]}}', "DefaultArguments"),
         (b'{"Session": {"Id": "x", "Command": {"Name": 5}}}', "Command.Name"),
         (b'{"Session": {"Id": "x", "NumberOfWorkers": 2.5}}', "NumberOfWorkers"),
         (b'{"Session": {"Id": "x", "CreatedOn": "yesterday"}}', "CreatedOn"),
         (b'{"Session": {"Id": "x", "Connections": {"Connections": [1]}}}', "Connections"),
+        (b'{"Session": {"Id": 7}}', "Session.Id: expected a string, got number"),
+        (b'{"Session": {"Id": null}}', "Session.Id: expected a string, got null"),
+        # botocore reads these bodies only as UTF-8: a BOM or UTF-16 is not its JSON.
+        (b'\xef\xbb\xbf{"Session": {"Id": "x"}}', "not valid JSON in UTF-8"),
+        ('{"Session": {"Id": "x"}}'.encode("utf-16"), "not valid JSON in UTF-8"),
     ],
 )
 def test_malformed_success_bodies_are_typed_errors(raw: bytes, why: str) -> None:
     with pytest.raises(errors.GlueError) as info:
-        parse_reply(200, {"x-amzn-RequestId": "r"}, raw)
+        parse_reply(200, {"x-amzn-RequestId": "r"}, raw, retry_attempts=1)
     assert info.value.code == "InvalidReply"
     assert why in info.value.message
     assert info.value.request_id == "r"
+    assert info.value.retry_attempts == 1
 
 
 def test_exceptions_pickle_round_trip() -> None:
