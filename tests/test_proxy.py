@@ -388,11 +388,6 @@ async def test_a_407_to_a_plain_http_request_is_an_error_reply_as_in_boto3(
     assert http_server.count == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="protocol.py writes a bare status as 'HTTP 407'; API.md and boto3 say '407' "
-    "(the error-code rule is being changed outside this branch)",
-)
 async def test_a_407_to_a_plain_http_request_has_boto3s_error_code(
     env: pytest.MonkeyPatch, http_server: FaultServer, sleep: InstantSleep
 ) -> None:
