@@ -34,7 +34,7 @@ from .protocol import (
     validate_request_origin,
     validate_session_id,
 )
-from .retries import Retrier
+from .retries import RETRYABLE_KINDS, Retrier
 from .settings import (
     DEFAULT_MAX_REPLY_BYTES,
     ClientConfig,
@@ -357,12 +357,26 @@ class GlueSessionClient:
             self._calls.add(task)
         call = None if self._telemetry is None else self._telemetry.start()
         outcome: BaseException | None = None
+        retrier = self._retrier
         try:
-            return await self._retrier.call(
+            deadline = retrier.deadline(self._config.timeouts.total)
+            failure = None
+            if retrier.limiter is None:
+                # The fast path: the first attempt is made here, and the retry machinery is
+                # only entered once something failed (adaptive mode paces every attempt).
+                try:
+                    session = await self._attempt(body, call, 1, deadline)
+                except RETRYABLE_KINDS as exc:
+                    failure = exc
+                else:
+                    retrier.first_try_succeeded()
+                    return session
+            return await retrier.call(
                 functools.partial(self._attempt, body, call),
-                total=self._config.timeouts.total,
+                deadline=deadline,
                 recover=self._recover,
                 on_retry=None if call is None else call.retried,
+                failure=failure,
             )
         except asyncio.CancelledError as exc:
             outcome = exc

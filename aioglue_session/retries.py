@@ -182,8 +182,6 @@ class Retrier:
         self._full_quota = self.quota.available_capacity
         self._quota_checker = standard.RetryQuotaChecker(self.quota, detector)
         self.limiter = AdaptiveLimiter(clock=clock, sleep=sleep) if mode == "adaptive" else None
-        #: Retries (attempts after the first, backoff or recovery) made by all calls so far.
-        self.retries = 0
 
     def deadline(self, total: float | None) -> float | None:
         return None if total is None else self.clock() + total
@@ -192,63 +190,71 @@ class Retrier:
         self,
         attempt: Callable[[int, float | None], Awaitable[T]],
         *,
-        total: float | None = None,
+        deadline: float | None = None,
         recover: Recovery | None = None,
         on_retry: Callable[[int, BaseException, float], object] | None = None,
+        failure: BaseException | None = None,
     ) -> T:
         """Run ``attempt(n, deadline)`` until it succeeds or the policy says stop.
 
         ``attempt`` raises ``GlueError`` for error replies and botocore exceptions for network
         failures; those are classified. The last one is re-raised when retrying stops.
         ``on_retry(n, exc, delay)`` hears of each retry before its backoff (``delay`` 0.0 for a
-        retry sent at once after ``recover`` fixed the cause).
+        retry sent at once after ``recover`` fixed the cause). ``failure`` is the first
+        attempt's error when the caller made that attempt itself (the fast path: a call that
+        succeeds at once never enters this loop; see :meth:`first_try_succeeded`).
         """
-        deadline = self.deadline(total)
-        # Made on the first failure only: a call that succeeds at once allocates nothing here.
-        request_context: dict[str, Any] | None = None
-        recovered: set[str] | None = None
+        # Made on the first failure only.
+        request_context: dict[str, Any] = {}
+        recovered: set[str] = set()
         n = 1
         limiter = self.limiter
         while True:
-            if limiter is not None:
-                await limiter.acquire(deadline)
-            try:
-                result = await attempt(n, deadline)
-            except RETRYABLE_KINDS as exc:
+            if failure is None:
                 if limiter is not None:
-                    limiter.record(n, exc)
-                if request_context is None or recovered is None:
-                    request_context, recovered = {}, set()
-                if recover is not None and await recover(exc, recovered):
-                    _log_attempt(n, exc, "retrying at once after correcting it")
-                    if on_retry is not None:
-                        on_retry(n, exc, 0.0)
-                    self.retries += 1
-                    n += 1
-                    continue
-                delay = self._retry_delay(n, exc, request_context)
-                if delay is None:
-                    _log_attempt(n, exc, "not retrying")
-                    raise
-                if deadline is not None and self.clock() + delay > deadline:
-                    _log_attempt(n, exc, f"not retrying: a {delay:.3f}s backoff passes the total")
-                    raise
-                _log_attempt(n, exc, f"retrying in {delay:.3f}s")
+                    await limiter.acquire(deadline)
+                try:
+                    result = await attempt(n, deadline)
+                except RETRYABLE_KINDS as error:
+                    failure = error
+                else:
+                    if limiter is not None:
+                        limiter.record(n, None)
+                    self._quota_checker.release_retry_quota(
+                        request_context,  # type: ignore[arg-type]
+                        _OK_RESPONSE,
+                    )
+                    return result
+            exc, failure = failure, None
+            if limiter is not None:
+                limiter.record(n, exc)
+            if recover is not None and await recover(exc, recovered):
+                _log_attempt(n, exc, "retrying at once after correcting it")
                 if on_retry is not None:
-                    on_retry(n, exc, delay)
-                await self._sleep(delay)
-                self.retries += 1
+                    on_retry(n, exc, 0.0)
                 n += 1
                 continue
-            if limiter is not None:
-                limiter.record(n, None)
-            if request_context is None and self.quota.available_capacity >= self._full_quota:
-                return result  # botocore's refund would be a no-op: the quota is full
+            delay = self._retry_delay(n, exc, request_context)
+            if delay is None:
+                _log_attempt(n, exc, "not retrying")
+                raise exc
+            if deadline is not None and self.clock() + delay > deadline:
+                _log_attempt(n, exc, f"not retrying: a {delay:.3f}s backoff passes the total")
+                raise exc
+            _log_attempt(n, exc, f"retrying in {delay:.3f}s")
+            if on_retry is not None:
+                on_retry(n, exc, delay)
+            await self._sleep(delay)
+            n += 1
+
+    def first_try_succeeded(self) -> None:
+        """What botocore does after a call that succeeded without a retry: refund one unit of
+        retry quota (nothing to do while the quota is full, the common case)."""
+        if self.quota.available_capacity < self._full_quota:
             self._quota_checker.release_retry_quota(
-                _NO_RETRY_CONTEXT if request_context is None else request_context,  # type: ignore[arg-type]
+                _NO_RETRY_CONTEXT,  # type: ignore[arg-type]
                 _OK_RESPONSE,
             )
-            return result
 
     def _retry_delay(
         self, attempt: int, exc: BaseException, request_context: dict[str, Any]

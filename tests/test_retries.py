@@ -258,7 +258,7 @@ async def test_no_sleep_starts_that_would_end_past_total() -> None:
         )
 
     with pytest.raises(errors.ThrottlingException):
-        await retrier.call(attempt, total=5.0)
+        await retrier.call(attempt, deadline=retrier.deadline(5.0))
     # rng=1: delays 1, 2, then 4 would end at 7 > 5, so it stops after two sleeps.
     assert slept == [1.0 * backoff_scale(True), 2.0 * backoff_scale(True)]
     assert calls == 3
