@@ -197,9 +197,15 @@ class GlueSessionClient:
             if self._state == _NEW:
                 await self._open()
 
+    def _start_up(self) -> tuple[botocore.session.Session, Settings, type[Telemetry] | None]:
+        """Everything at start-up that may block (config files, a CA bundle, imports), in one
+        worker-thread hop."""
+        session, settings = self._config.resolve(self._botocore_session)
+        return session, settings, _telemetry_class()
+
     async def _open(self) -> None:
         config = self._config
-        session, settings = await asyncio.to_thread(config.resolve, self._botocore_session)
+        session, settings, telemetry = await asyncio.to_thread(self._start_up)
         if config.credentials is not None:
             self._credentials = CredentialCache(config.credentials, where="explicit arguments")
         else:
@@ -226,9 +232,13 @@ class GlueSessionClient:
                 session=self._user_http,
                 proxy=settings.proxy,
             )
-        self._telemetry = await asyncio.to_thread(
-            _open_telemetry, *self._providers, settings, self._retrier
-        )
+        if telemetry is not None:
+            self._telemetry = telemetry(
+                *self._providers,
+                region=settings.region,
+                endpoint_url=settings.endpoint_url,
+                limiter=self._retrier.limiter,
+            )
         self._settings = settings
         self._state = _OPEN
 
@@ -551,11 +561,9 @@ def _uncancel(task: asyncio.Task[Any]) -> None:
 _OTEL_MISSING = False
 
 
-def _open_telemetry(
-    tracer_provider: Any, meter_provider: Any, settings: Settings, retrier: Retrier
-) -> Telemetry | None:
-    """The client's OpenTelemetry spans and instruments; ``None`` (nothing recorded, nothing
-    imported) when ``opentelemetry-api`` is not installed. Run off the loop: it may import."""
+def _telemetry_class() -> type[Telemetry] | None:
+    """:class:`~aioglue_session.telemetry.Telemetry`, or ``None`` (nothing recorded, nothing
+    imported) when ``opentelemetry-api`` is not installed. It may import: run off the loop."""
     global _OTEL_MISSING
     if _OTEL_MISSING:
         return None
@@ -566,10 +574,4 @@ def _open_telemetry(
             raise
         _OTEL_MISSING = True  # searched for once per process, not at every open
         return None
-    return Telemetry(
-        tracer_provider,
-        meter_provider,
-        region=settings.region,
-        endpoint_url=settings.endpoint_url,
-        limiter=retrier.limiter,
-    )
+    return Telemetry
