@@ -381,15 +381,16 @@ async def test_a_waiter_reaching_an_unwanted_terminal_status_is_a_waiter_error(
 
 
 async def test_a_cancelled_waiter_is_recorded_as_cancelled(
-    glue: GlueSessionClient, fault_server: FaultServer, otel: Otel
+    fault_server: FaultServer, otel: Otel
 ) -> None:
     fault_server.default = ok("PROVISIONING")
-    glue._sleep = asyncio.sleep  # real sleeps, so the waiter is still running when cancelled
-    task = asyncio.create_task(glue.wait_for_session("s-1", poll_interval=10))
-    await asyncio.sleep(0.2)
-    task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await task
+    # Real sleeps, so the waiter is still running when cancelled.
+    async with client(fault_server.url, otel, sleep=asyncio.sleep) as glue:
+        task = asyncio.create_task(glue.wait_for_session("s-1", poll_interval=10))
+        await asyncio.sleep(0.2)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
     [wait] = otel.spans("GlueSessionClient.wait_for_session")
     assert wait.attributes is not None
     assert wait.attributes["error.type"] == "CancelledError"
