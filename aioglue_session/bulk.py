@@ -110,20 +110,25 @@ async def _results(
             wakeup.set_result(None)
 
     async def pull() -> Any:
-        """The next id from the source, or ``_END``."""
+        """The next id of an async iterable, or ``_END``."""
         nonlocal exhausted
         if exhausted:
             return _END
-        if not is_async:
-            item = next(source, _END)
-        else:
-            async with pull_lock:
-                if exhausted:
-                    return _END
-                try:
-                    item = await source.__anext__()
-                except StopAsyncIteration:
-                    item = _END
+        async with pull_lock:
+            if exhausted:
+                return _END
+            try:
+                item = await source.__anext__()
+            except StopAsyncIteration:
+                item = _END
+        if item is _END:
+            exhausted = True
+        return item
+
+    def pull_now() -> Any:
+        """The next id of a plain iterable (no coroutine per id), or ``_END``."""
+        nonlocal exhausted
+        item = _END if exhausted else next(source, _END)
         if item is _END:
             exhausted = True
         return item
@@ -135,9 +140,9 @@ async def _results(
                     await credits.take()
                 if failure:
                     return
-                item = await pull()
+                item = await pull() if is_async else pull_now()
                 while isinstance(item, str) and item in seen:
-                    item = await pull()
+                    item = await pull() if is_async else pull_now()
                 if item is _END:
                     credits.give()
                     return
