@@ -45,9 +45,15 @@ Figures are medians over ``--repeat`` repetitions, every client's (or variant's)
 within each repetition, so ratios compare runs made seconds apart. The end of the run prints the
 targets as PASS/FAIL lines from these medians, and the load average seen during the run (the
 wall-clock rows -- stalls, lookups/s, cold start, import -- suffer most on a busy machine; their
-CPU-time companions less). A full run (not ``--quick``, every part, both
-transports) writes ``benchmarks/results/latest.{json,md}`` and ``throughput.png``; any other run
-writes to ``benchmarks/results/scratch/`` (git-ignored) unless ``--out`` says otherwise.
+CPU-time companions less). A full run (not ``--quick``, every part, both transports, no
+``--child-env``) writes ``benchmarks/results/latest.{json,md}`` and ``throughput.png``; any other
+run writes to ``benchmarks/results/scratch/`` (git-ignored) unless ``--out`` says otherwise.
+
+The floor's plain-HTTP figure is sensitive to glibc's malloc: asyncio's plain socket transport
+reads with ``recv(256 KiB)``, and depending on the heap's layout each read can trim and regrow the
+heap (about two page faults per lookup, ~15 µs); ``--child-env MALLOC_TRIM_THRESHOLD_=268435456
+--child-env MALLOC_MMAP_THRESHOLD_=268435456`` shows the figure without that. TLS reads into a
+preallocated buffer and does not have it.
 """
 
 from __future__ import annotations
@@ -513,6 +519,14 @@ def parse_args() -> argparse.Namespace:
         type=Path,
         help="results folder (default: benchmarks/results/ for a full run, else results/scratch/)",
     )
+    parser.add_argument(
+        "--child-env",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="set this variable for every measurement child (repeatable), e.g. for an A/B of "
+        "MALLOC_TRIM_THRESHOLD_",
+    )
     parser.add_argument("--no-plot", action="store_true")
     parser.add_argument("--check", action="store_true", help="exit 1 when a target fails")
     parser.add_argument("--child", choices=KINDS, help=argparse.SUPPRESS)
@@ -521,6 +535,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--pool", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--ca", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    for setting in args.child_env:
+        if "=" not in setting:
+            parser.error(f"--child-env: expected KEY=VALUE, got {setting!r}")
     if args.only:
         args.only = [part.strip() for part in args.only.split(",") if part.strip()]
         unknown = set(args.only) - set(PARTS)
@@ -538,7 +555,12 @@ def main() -> None:
 
     parts = args.only or list(PARTS)
     transports = ["tls"] if args.tls else ["plain"] if args.plain else list(TRANSPORTS)
-    full_run = not args.quick and parts == list(PARTS) and transports == list(TRANSPORTS)
+    full_run = (
+        not args.quick
+        and not args.child_env
+        and parts == list(PARTS)
+        and transports == list(TRANSPORTS)
+    )
     out = args.out or (HERE / "results" if full_run else HERE / "results" / "scratch")
     lookups = args.lookups or (1_000 if args.quick else 10_000)
     repeat = args.repeat or (1 if args.quick else 5)
@@ -569,6 +591,7 @@ def main() -> None:
             "inflight_pool": inflight_pool,
             "inflight_latency_s": args.inflight_latency,
             "otel_concurrency": args.otel_concurrency,
+            "child_env": args.child_env,
             "quick": args.quick,
             "python": platform.python_version(),
             "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
@@ -586,7 +609,9 @@ def main() -> None:
     started = time.perf_counter()
     with ExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="aioglue-bench-")))
-        children = Children(child_env(workdir), workdir)
+        env = child_env(workdir)
+        env.update(setting.split("=", 1) for setting in args.child_env)
+        children = Children(env, workdir)
         ca: dict[str, Path | None] = {"plain": None}
         cert: dict[str, Path | None] = {"plain": None}
         if "tls" in transports:
