@@ -1,9 +1,12 @@
 """A fast Glue-like GetSession endpoint for benchmarks: run it in its own process.
 
     python benchmarks/glue_server.py [--delay SECONDS]   # prints "http://127.0.0.1:<port>"
+    python benchmarks/glue_server.py --cert server.pem   # prints "https://127.0.0.1:<port>"
 
 It serves until killed. ``--delay`` holds every reply for that long, like a service far away
-(used to keep thousands of lookups in flight at once).
+(used to keep thousands of lookups in flight at once). ``--cert`` serves HTTPS with the private
+key and certificate chain in that PEM file (benchmarks/run.py writes one with ``trustme``, for
+127.0.0.1 and localhost, and gives its CA to the clients).
 
 It speaks just enough HTTP/1.1 (keep-alive, ``Content-Length`` bodies, no pipelining needed) to
 answer ``AWSGlue.GetSession`` with a realistic, full session document carrying the requested id, as
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import ssl
 import sys
 import uuid
 from pathlib import Path
@@ -89,11 +93,16 @@ class GlueProtocol(asyncio.Protocol):
             self.transport.write(reply)
 
 
-async def serve(port: int = 0, delay: float = 0.0) -> None:
+async def serve(port: int = 0, delay: float = 0.0, cert: str | None = None) -> None:
     GlueProtocol.delay = delay
+    tls: ssl.SSLContext | None = None
+    if cert is not None:
+        tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        tls.load_cert_chain(cert)
     loop = asyncio.get_running_loop()
-    server = await loop.create_server(GlueProtocol, "127.0.0.1", port, backlog=4096)
-    print(f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}", flush=True)
+    server = await loop.create_server(GlueProtocol, "127.0.0.1", port, backlog=4096, ssl=tls)
+    scheme = "https" if tls else "http"
+    print(f"{scheme}://127.0.0.1:{server.sockets[0].getsockname()[1]}", flush=True)
     async with server:
         await server.serve_forever()
 
@@ -104,5 +113,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--delay", type=float, default=0.0, help="seconds to hold each reply")
+    parser.add_argument("--cert", help="PEM file with the private key and certificate chain: HTTPS")
     args = parser.parse_args()
-    asyncio.run(serve(args.port, args.delay))
+    asyncio.run(serve(args.port, args.delay, args.cert))

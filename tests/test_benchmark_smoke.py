@@ -1,7 +1,9 @@
 """``benchmarks/run.py --quick`` runs end to end and reports sane figures (no timing thresholds).
 
-The aiobotocore leg runs when aiobotocore is installed (the ``bench`` extra) and is skipped by the
-script otherwise; the plot needs matplotlib, likewise.
+One quick run covers every part over plain HTTP and TLS (a ``trustme`` CA, trusted by each client
+the way the harness sets it up) and the three OpenTelemetry variants. The aiobotocore leg runs
+when aiobotocore is installed (the ``bench`` extra) and is skipped by the script otherwise; the
+plot needs matplotlib, the TLS leg trustme and the OpenTelemetry table the SDK, likewise.
 """
 
 from __future__ import annotations
@@ -15,6 +17,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def installed(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
 def test_quick_benchmark_runs_and_reports_sane_numbers(tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "run.py"), "--quick", "--out", str(tmp_path)],
@@ -24,23 +30,56 @@ def test_quick_benchmark_runs_and_reports_sane_numbers(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads((tmp_path / "latest.json").read_text())
-    has_aiobotocore = importlib.util.find_spec("aiobotocore") is not None
-    expected = {"aioglue", "floor"} | ({"aiobotocore"} if has_aiobotocore else set())
-    assert set(report["clients"]) == expected
     settings = report["settings"]
-    for kind, figures in report["clients"].items():
-        assert 1 < figures["cpu_us_per_lookup"] < 100_000, (kind, figures)
-        assert figures["lookups_per_s"] > 1, (kind, figures)
-        assert 10 < figures["peak_rss_mib_inflight"] < 4096, (kind, figures)
-        assert 0 < figures["cold_start_ms"] < 60_000, (kind, figures)
-        assert 0 <= figures["max_stall_ms"] < 60_000, (kind, figures)
-        # The in-flight run really had every lookup in flight at once.
-        assert figures["peak_in_flight"] == settings["inflight"], (kind, figures)
-    for kind in expected:
-        assert set(report["sweep"][kind]) == {str(c) for c in settings["sweep"]}
-        assert all(rate > 0 for rate in report["sweep"][kind].values())
+    expected = {"aioglue", "floor"} | ({"aiobotocore"} if installed("aiobotocore") else set())
+    assert set(report["clients"]) == expected
+    transports = {"plain"} | ({"tls"} if installed("trustme") else set())
+    assert set(settings["transports"]) == transports
+
+    for transport in transports:
+        by_c = report["throughput"][transport]
+        assert set(by_c) == {str(c) for c in settings["concurrency"]} | {
+            str(c) for c in settings["sweep"]
+        }
+        for c, by_kind in by_c.items():
+            assert set(by_kind) == expected, (transport, c)
+            for kind, figures in by_kind.items():
+                where = (transport, c, kind, figures)
+                assert 1 < figures["cpu_us_per_lookup"] < 100_000, where
+                assert figures["lookups_per_s"] > 1, where
+                assert 0 <= figures["max_stall_ms"] < 60_000, where
+        for kind in expected:
+            inflight = report["inflight"][transport][kind]
+            assert 10 < inflight["peak_rss_mib"] < 4096, (transport, kind, inflight)
+            # The in-flight run really had every lookup in flight at once.
+            assert inflight["peak_in_flight"] == settings["inflight"], (transport, kind)
+            cold = report["cold"][transport][kind]
+            assert 0 < cold["cold_start_ms"] < 60_000, (transport, kind, cold)
+
+    assert set(report["import"]) == expected | {"aioglue-nootel"}
+    for figures in report["import"].values():
+        assert figures["import_cpu_ms"] > 0 and 0 < figures["import_ms"] < 60_000, figures
+    assert len(settings["load_average_1min"]) == settings["repeat"] + 1
+
+    if installed("opentelemetry.sdk"):
+        otel = report["otel"]
+        assert set(otel) == {"aioglue-nootel", "aioglue", "aioglue-otelsdk"}
+        assert all(1 < figures["cpu_us_per_lookup"] < 100_000 for figures in otel.values())
+        assert otel["aioglue-otelsdk"]["spans_exported"] >= 0
+
+    # Every target is judged (PASS or FAIL), except those needing a leg that was skipped.
+    verdicts = [target["pass"] for target in report["targets"]]
+    if expected == {"aioglue", "aiobotocore", "floor"} and transports == {"plain", "tls"}:
+        assert None not in verdicts
+    assert "Targets (this run's medians):" in done.stdout
+
     table = (tmp_path / "latest.md").read_text()
-    assert "| CPU per lookup (µs) |" in table and "ours / floor" in table
-    assert "| CPU per lookup (µs) |" in done.stdout
-    if importlib.util.find_spec("matplotlib") is not None:
+    assert "| CPU per lookup (µs), C=64, plain HTTP |" in table and "ours / floor" in table
+    assert "| CPU per lookup (µs), C=64, plain HTTP |" in done.stdout
+    if "tls" in transports:
+        assert "| CPU per lookup (µs), C=16, TLS |" in table
+        assert "cold start: import + client + 1st lookup, TLS (ms)" in table
+    if installed("opentelemetry.sdk"):
+        assert "OpenTelemetry overhead" in table
+    if installed("matplotlib"):
         assert (tmp_path / "throughput.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
