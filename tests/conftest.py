@@ -1,4 +1,4 @@
-"""Shared fixtures."""
+"""Shared fixtures, and the ``long`` marker for the soak, fuzz and benchmark runs."""
 
 from __future__ import annotations
 
@@ -6,6 +6,22 @@ from collections.abc import AsyncIterator
 
 import pytest
 from faultserver import FaultServer
+
+#: Test files that run long (soak, property-based fuzzing, a benchmark end to end): marked
+#: ``long`` here, by file, so that ``pytest -m "not long"`` leaves them out.
+LONG_RUNNING_FILES = frozenset({"test_soak.py", "test_protocol_fuzz.py", "test_benchmark_smoke.py"})
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "long: soak, fuzz and benchmark runs (leave out with -m 'not long')"
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.path.name in LONG_RUNNING_FILES:
+            item.add_marker(pytest.mark.long)
 
 
 @pytest.fixture
