@@ -22,6 +22,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if item.path.name in LONG_RUNNING_FILES:
             item.add_marker(pytest.mark.long)
+    if hasattr(config, "workerinput"):
+        # A pytest-xdist worker: hand the long runs out first, so that none is left to run alone
+        # at the end while the other worker idles.
+        items.sort(key=lambda item: item.path.name not in LONG_RUNNING_FILES)
 
 
 @pytest.fixture
