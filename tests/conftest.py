@@ -1,4 +1,5 @@
-"""Shared fixtures and helpers: the fault server, an instant sleep, the leak check."""
+"""Shared fixtures and helpers (the fault server, an instant sleep, the leak check), and the
+``long`` marker for the soak, fuzz and benchmark runs."""
 
 from __future__ import annotations
 
@@ -34,6 +35,34 @@ def assert_no_leaks(glue: GlueSessionClient) -> None:
 @pytest.fixture
 def sleep() -> InstantSleep:
     return InstantSleep()
+
+
+#: Test files that run long (soak, property-based fuzzing, a benchmark end to end): marked
+#: ``long`` here, by file, so that ``pytest -m "not long"`` leaves them out.
+LONG_RUNNING_FILES = frozenset(
+    {
+        "test_soak.py",
+        "test_protocol_fuzz.py",
+        "test_protocol_botocore.py",
+        "test_benchmark_smoke.py",
+    }
+)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "long: soak, fuzz and benchmark runs (leave out with -m 'not long')"
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.path.name in LONG_RUNNING_FILES:
+            item.add_marker(pytest.mark.long)
+    if hasattr(config, "workerinput"):
+        # A pytest-xdist worker: hand the long runs out first, so that none is left to run alone
+        # at the end while the other worker idles.
+        items.sort(key=lambda item: item.path.name not in LONG_RUNNING_FILES)
 
 
 @pytest.fixture
