@@ -24,8 +24,7 @@ from . import errors
 from ._slots import Slots
 from ._version import __version__
 from .bulk import iter_session_results
-from .credentials import CHAIN_DESCRIPTION, CredentialCache, chain_source, redact
-from .errors import ClientClosedError, GlueError
+from .errors import RETRYABLE_KINDS, ClientClosedError, GlueError
 from .models import Session, SessionResult, SessionStatus
 from .protocol import (
     build_error,
@@ -34,7 +33,6 @@ from .protocol import (
     validate_request_origin,
     validate_session_id,
 )
-from .retries import RETRYABLE_KINDS, Retrier
 from .settings import (
     DEFAULT_MAX_REPLY_BYTES,
     ClientConfig,
@@ -43,7 +41,6 @@ from .settings import (
     Settings,
     Timeouts,
 )
-from .signing import RequestSigner
 from .transport import Transport
 from .waiter import wait_for_session
 
@@ -51,6 +48,9 @@ if TYPE_CHECKING:
     import aiohttp
     import botocore.session
 
+    from .credentials import CredentialCache
+    from .retries import Retrier
+    from .signing import RequestSigner
     from .telemetry import Call, Telemetry
 
 __all__ = ["GlueSessionClient"]
@@ -141,7 +141,7 @@ class GlueSessionClient:
         self._config = ClientConfig(
             region=region,
             profile=profile,
-            credentials=ClientConfig.explicit_credentials(
+            explicit_keys=ClientConfig.keys(
                 aws_access_key_id, aws_secret_access_key, aws_session_token
             ),
             endpoint_url=endpoint_url,
@@ -197,20 +197,31 @@ class GlueSessionClient:
             if self._state == _NEW:
                 await self._open()
 
-    def _start_up(self) -> tuple[botocore.session.Session, Settings, type[Telemetry] | None]:
+    def _start_up(self) -> tuple[Settings, CredentialCache, type[Telemetry] | None]:
         """Everything at start-up that may block (config files, a CA bundle, imports), in one
-        worker-thread hop."""
-        session, settings = self._config.resolve(self._botocore_session)
-        return session, settings, _telemetry_class()
+        worker-thread hop. The modules that need most of botocore are imported here, not with
+        the package, so that `import aioglue_session` stays light and the loop never pays."""
+        from botocore.credentials import Credentials
 
-    async def _open(self) -> None:
+        from . import retries, signing  # noqa: F401  (imported in this thread for _open)
+        from .credentials import CHAIN_DESCRIPTION, CredentialCache, chain_source
+
         config = self._config
-        session, settings, telemetry = await asyncio.to_thread(self._start_up)
-        if config.credentials is not None:
-            self._credentials = CredentialCache(config.credentials, where="explicit arguments")
+        session, settings = config.resolve(self._botocore_session)
+        if config.explicit_keys is not None:
+            explicit = Credentials(*config.explicit_keys, method="explicit")
+            credentials = CredentialCache(explicit, where="explicit arguments")
         else:
             where = CHAIN_DESCRIPTION.format(profile=session.profile or "default")
-            self._credentials = CredentialCache(chain_source(session), where=where)
+            credentials = CredentialCache(chain_source(session), where=where)
+        return settings, credentials, _telemetry_class()
+
+    async def _open(self) -> None:
+        settings, self._credentials, telemetry = await asyncio.to_thread(self._start_up)
+        from .retries import Retrier
+        from .signing import RequestSigner
+
+        config = self._config
         clock = self._clock
         self._retrier = Retrier(
             mode=settings.retry_mode,
@@ -262,7 +273,10 @@ class GlueSessionClient:
             await self._transport.aclose()
 
     def __repr__(self) -> str:
-        key = self._config.credentials.access_key if self._config.credentials else None
+        from .credentials import redact
+
+        keys = self._config.explicit_keys
+        key = keys[0] if keys else None
         settings = self._settings
         return (
             f"GlueSessionClient(region={settings.region if settings else None!r}, "

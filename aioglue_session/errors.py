@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from .models import Session
 
 __all__ = [
+    "RETRYABLE_KINDS",
     "AccessDeniedException",
     "ClientClosedError",
     "ClientError",
@@ -143,6 +144,11 @@ _MODELED: dict[str, type[GlueError]] = {
 def error_class_for(code: str) -> type[GlueError]:
     """The exception class for an error code: a modeled subclass, else :class:`GlueError`."""
     return _MODELED.get(code, GlueError)
+
+
+#: What an attempt may raise that the retry policy looks at (error replies, botocore's network
+#: and credential errors); anything else propagates at once.
+RETRYABLE_KINDS = (GlueError, botocore.exceptions.BotoCoreError)
 
 
 class ParamValidationError(botocore.exceptions.ParamValidationError, ValueError):

@@ -21,10 +21,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, TypeVar
 
 from botocore.awsrequest import AWSResponse, HTTPHeaders
-from botocore.exceptions import BotoCoreError, CapacityNotAvailableError, SSLError
+from botocore.exceptions import CapacityNotAvailableError, SSLError
 from botocore.retries import adaptive, bucket, quota, standard, throttling
 
-from .errors import GlueError
+from .errors import RETRYABLE_KINDS, GlueError
 from .settings import check_retry_mode
 
 __all__ = ["AdaptiveLimiter", "Recovery", "Retrier"]
@@ -32,9 +32,6 @@ __all__ = ["AdaptiveLimiter", "Recovery", "Retrier"]
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
-
-#: Exceptions an attempt may raise that the policy looks at; anything else propagates at once.
-RETRYABLE_KINDS = (GlueError, BotoCoreError)
 
 
 class Recovery(Protocol):

@@ -21,23 +21,18 @@ from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import unquote, urlsplit
 
 import attrs
-from botocore.configprovider import ConfiguredEndpointProvider
-from botocore.credentials import Credentials
-from botocore.endpoint_provider import EndpointProvider
 from botocore.exceptions import InvalidConfigError, NoRegionError
-from botocore.regions import EndpointResolver
-from botocore.utils import (
-    ensure_boolean,
-    get_environ_proxies,
-    is_valid_endpoint_url,
-    is_valid_ipv6_endpoint_url,
-    validate_region_name,
-)
 
 from .errors import InvalidMaxRetryAttemptsError, InvalidRetryModeError, PartialCredentialsError
 
 if TYPE_CHECKING:
     import botocore.session
+    from botocore.endpoint_provider import EndpointProvider
+
+# Only botocore's exceptions are imported with this module: every other piece of botocore used
+# here (its config providers, endpoint rules, region data, utilities) is imported inside the
+# function that uses it. Those run in the client's start-up thread, so `import aioglue_session`
+# does not pay for botocore.compat, urllib3 and the rest (~30 ms), and the event loop never does.
 
 __all__ = [
     "DEFAULT_MAX_REPLY_BYTES",
@@ -95,16 +90,21 @@ def check_max_attempts(value: object) -> int:
     raise InvalidMaxRetryAttemptsError(provided_max_attempts=value, min_value=1)  # type: ignore[arg-type]
 
 
-def check_endpoint_url(url: str) -> str:
-    """An absolute ``http``/``https`` URL that botocore accepts as an endpoint (so a host like
-    ``my_host`` or a URL with a stray newline is refused here, as boto3 refuses it)."""
+def check_endpoint_url(url: str, *, as_botocore: bool = False) -> str:
+    """An absolute ``http``/``https`` URL (checked when the client is built); with
+    ``as_botocore``, also one that botocore accepts as an endpoint, so a host like ``my_host`` or
+    a URL with a stray newline is refused as boto3 refuses it (checked when the client opens,
+    for every URL, given or resolved)."""
     parts = urlsplit(url) if isinstance(url, str) else None
     if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(
             f"endpoint_url must be an absolute http:// or https:// URL, not {str(url)[:100]!r}"
         )
-    if not is_valid_endpoint_url(url) and not is_valid_ipv6_endpoint_url(url):
-        raise ValueError(f"Invalid endpoint: {url[:100]!r} (botocore refuses it, as boto3 does)")
+    if as_botocore:
+        from botocore.utils import is_valid_endpoint_url, is_valid_ipv6_endpoint_url
+
+        if not is_valid_endpoint_url(url) and not is_valid_ipv6_endpoint_url(url):
+            raise ValueError(f"Invalid endpoint: {url[:100]} (botocore refuses it, as boto3 does)")
     return url
 
 
@@ -232,6 +232,8 @@ def resolve_proxy(endpoint_url: str, proxies: Mapping[str, str] | None) -> Proxy
     up).
     """
     if proxies is None:
+        from botocore.utils import get_environ_proxies
+
         proxies = get_environ_proxies(endpoint_url)
     parts = urlsplit(endpoint_url)
     chosen = proxies.get(f"{parts.scheme}://{parts.hostname}") or proxies.get(parts.scheme)
@@ -261,7 +263,7 @@ class Settings:
     proxy: Proxy | None = None
 
 
-_providers: dict[int, EndpointProvider] = {}
+_providers: dict[int, EndpointProvider] = {}  # per botocore data loader
 
 
 def _endpoint_provider(session: botocore.session.Session) -> EndpointProvider:
@@ -269,6 +271,8 @@ def _endpoint_provider(session: botocore.session.Session) -> EndpointProvider:
     key = id(loader)
     provider = _providers.get(key)
     if provider is None:
+        from botocore.endpoint_provider import EndpointProvider
+
         ruleset = loader.load_service_model(SERVICE, "endpoint-rule-set-1")
         partitions = loader.load_data("partitions")
         provider = EndpointProvider(ruleset_data=ruleset, partition_data=partitions)
@@ -277,6 +281,8 @@ def _endpoint_provider(session: botocore.session.Session) -> EndpointProvider:
 
 
 def _flag(session: botocore.session.Session, name: str) -> bool:
+    from botocore.utils import ensure_boolean
+
     value = session.get_config_variable(name)
     return bool(ensure_boolean(value)) if value is not None else False
 
@@ -319,8 +325,9 @@ def resolve_endpoint(
     # The region and the refusals come from the same pieces boto3 asks (the legacy endpoint
     # data, with the pseudo-region's FIPS setting in a client Config that overrides the
     # session's, as boto3's does).
-    from botocore.client import ClientEndpointBridge  # (with botocore.session: start-up only)
+    from botocore.client import ClientEndpointBridge
     from botocore.config import Config
+    from botocore.regions import EndpointResolver
 
     loader = session.get_component("data_loader")
     data, path = loader.load_data_with_path("endpoints")
@@ -349,10 +356,6 @@ def resolve_endpoint(
             )
             .url
         )
-    # validate_region_name lets a trailing newline through ("us-east-1\n"), which urlsplit then
-    # silently drops from the host; botocore's endpoint check refuses it, with boto3's error.
-    if not is_valid_endpoint_url(url) and not is_valid_ipv6_endpoint_url(url):
-        raise ValueError(f"Invalid endpoint: {url}")
     return ResolvedEndpoint(url=url, region=resolved_region)
 
 
@@ -364,6 +367,8 @@ def resolve_region(session: botocore.session.Session, region: str | None) -> str
         region = os.environ.get("AWS_REGION") or session.get_config_variable("region")
     if not region:
         raise NoRegionError()
+    from botocore.utils import validate_region_name
+
     validate_region_name(region)
     return str(region)
 
@@ -371,6 +376,8 @@ def resolve_region(session: botocore.session.Session, region: str | None) -> str
 def _configured_endpoint(session: botocore.session.Session) -> str | None:
     if _flag(session, "ignore_configured_endpoint_urls"):
         return None
+    from botocore.configprovider import ConfiguredEndpointProvider
+
     provider = ConfiguredEndpointProvider(
         full_config=session.full_config,
         scoped_config=session.get_scoped_config(),
@@ -438,7 +445,7 @@ def resolve_settings(
         session, resolve_region(session, region), endpoint_url or _configured_endpoint(session)
     )
     url = endpoint.url
-    check_endpoint_url(url)
+    check_endpoint_url(url, as_botocore=True)
     verify = resolve_verify(session)
     mode, attempts = resolve_retry(session, retry)
     return Settings(
@@ -499,7 +506,8 @@ class ClientConfig:
 
     region: str | None = None
     profile: str | None = None
-    credentials: Credentials | None = attrs.field(default=None, repr=False)
+    #: Explicit ``(access key, secret key, session token)``; ``None`` for botocore's chain.
+    explicit_keys: tuple[str, str, str | None] | None = attrs.field(default=None, repr=False)
     endpoint_url: str | None = attrs.field(default=None, validator=_optional(check_endpoint_url))
     retry: RetryConfig | None = attrs.field(
         default=None, validator=_instance_of(RetryConfig, "retry")
@@ -519,16 +527,16 @@ class ClientConfig:
     )
 
     @staticmethod
-    def explicit_credentials(
+    def keys(
         key: str | None, secret: str | None, token: str | None
-    ) -> Credentials | None:
-        """Static credentials from the arguments; both halves of a key pair or neither."""
+    ) -> tuple[str, str, str | None] | None:
+        """Explicit keys from the arguments: both halves of a key pair, or neither."""
         if key is None and secret is None:
             return None
         if key is None or secret is None:
             missing = "aws_secret_access_key" if secret is None else "aws_access_key_id"
             raise PartialCredentialsError(provider="explicit", cred_var=missing)
-        return Credentials(key, secret, token, "explicit")
+        return key, secret, token
 
     def resolve(
         self, session: botocore.session.Session | None
@@ -543,7 +551,7 @@ class ClientConfig:
             # With explicit keys the session is only read for settings, never used to create
             # clients (the assume-role and SSO providers do that), so it needs no event handlers.
             session = botocore.session.Session(
-                profile=self.profile, include_builtin_handlers=self.credentials is None
+                profile=self.profile, include_builtin_handlers=self.explicit_keys is None
             )
         elif self.profile is not None:
             session.set_config_variable("profile", self.profile)

@@ -127,3 +127,22 @@ def test_constructor_arguments_are_keyword_only_and_checked() -> None:
         GlueSessionClient(endpoint_url="ftp://example.com")
     with pytest.raises(errors.PartialCredentialsError):
         GlueSessionClient(aws_access_key_id="AKID")
+
+
+def test_importing_the_package_leaves_botocores_heavy_parts_to_the_start_up_thread() -> None:
+    # `import aioglue_session` loads aiohttp and botocore's exceptions only: botocore.session
+    # (with botocore.client and its docs machinery), botocore.compat and urllib3 are imported by
+    # a client's start-up thread, off the event loop.
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, aioglue_session\n"
+        "heavy = ('botocore.session', 'botocore.client', 'botocore.compat', 'botocore.auth',\n"
+        "         'botocore.credentials', 'urllib3', 'opentelemetry')\n"
+        "print(sorted(m for m in sys.modules if m.startswith(heavy)))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "[]"
