@@ -263,20 +263,29 @@ class Settings:
     proxy: Proxy | None = None
 
 
-_providers: dict[int, EndpointProvider] = {}  # per botocore data loader
+# Parsed endpoint data, per botocore data search path (what AWS_DATA_PATH changes): every client
+# of a process reads the same files, and parsing endpoints.json alone takes ~30 ms.
+_endpoint_data: dict[tuple[Any, ...], Any] = {}
+
+
+def _cached(session: botocore.session.Session, what: str, load: Any) -> Any:
+    loader = session.get_component("data_loader")
+    key = (what, *loader.search_paths)
+    if key not in _endpoint_data:
+        _endpoint_data[key] = load(loader)
+    return _endpoint_data[key]
 
 
 def _endpoint_provider(session: botocore.session.Session) -> EndpointProvider:
-    loader = session.get_component("data_loader")
-    key = id(loader)
-    provider = _providers.get(key)
-    if provider is None:
+    def load(loader: Any) -> EndpointProvider:
         from botocore.endpoint_provider import EndpointProvider
 
-        ruleset = loader.load_service_model(SERVICE, "endpoint-rule-set-1")
-        partitions = loader.load_data("partitions")
-        provider = EndpointProvider(ruleset_data=ruleset, partition_data=partitions)
-        _providers[key] = provider
+        return EndpointProvider(
+            ruleset_data=loader.load_service_model(SERVICE, "endpoint-rule-set-1"),
+            partition_data=loader.load_data("partitions"),
+        )
+
+    provider: EndpointProvider = _cached(session, "rules", load)
     return provider
 
 
@@ -329,10 +338,13 @@ def resolve_endpoint(
     from botocore.config import Config
     from botocore.regions import EndpointResolver
 
-    loader = session.get_component("data_loader")
-    data, path = loader.load_data_with_path("endpoints")
+    def load(loader: Any) -> tuple[Any, bool]:
+        data, path = loader.load_data_with_path("endpoints")
+        return data, loader.is_builtin_path(path)
+
+    data, builtin = _cached(session, "endpoints", load)
     bridge: Any = ClientEndpointBridge(
-        EndpointResolver(data, uses_builtin_data=loader.is_builtin_path(path)),
+        EndpointResolver(data, uses_builtin_data=builtin),
         scoped_config=session.get_scoped_config(),
         client_config=Config(use_fips_endpoint=True) if pseudo else None,
         config_store=session.get_component("config_store"),
