@@ -2,7 +2,7 @@
 
 ``asyncio.Semaphore`` costs a coroutine and a wake-up scan on every acquire and release, even
 when a slot is free. Here taking a free slot is ``if slots.free: slots.free -= 1`` (done inline
-by the callers through :meth:`Slots.try_take`), a freed slot is handed straight to the longest
+by the callers through ``Slots.try_take``), a freed slot is handed straight to the longest
 waiter (first come, first served: no barging), and a waiter can give up at a deadline.
 """
 

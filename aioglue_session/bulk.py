@@ -60,7 +60,7 @@ def iter_session_results(
     de-duplication) and a slow consumer holds the lookups back. Leaving the ``async for`` early
     cancels and awaits every worker and closes a generator id source (sync or async).
 
-    A failure of the client rather than of an id (:data:`CLIENT_FAILURES`) is raised out of the
+    A failure of the client rather than of an id (``CLIENT_FAILURES``) is raised out of the
     iterator once, after the other lookups are cancelled, instead of becoming every id's result.
 
     The arguments are checked here, when this is called, not at the first ``anext``: a bare

@@ -115,8 +115,8 @@ class _Progress:
 
     The bar is a line without a newline, redrawn in place with ``\\r``. When stdout is a terminal
     too (usually the same one), an output line written while the bar is showing would start
-    right after it, so :meth:`clear` erases the bar (``\\r`` + erase-to-end-of-line) before each
-    output line and :meth:`tick` draws it again below. Otherwise redraws are throttled to ten a
+    right after it, so ``clear`` erases the bar (``\\r`` + erase-to-end-of-line) before each
+    output line and ``tick`` draws it again below. Otherwise redraws are throttled to ten a
     second.
     """
 

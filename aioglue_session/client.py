@@ -75,16 +75,22 @@ class GlueSessionClient:
     botocore (the environment, the shared config and credentials files, the profile).
 
     Args:
-        region: the AWS region (else ``AWS_REGION``, ``AWS_DEFAULT_REGION``, the profile's).
+        region: the AWS region (else ``AWS_REGION``, ``AWS_DEFAULT_REGION``, the profile's). A
+            FIPS pseudo-region (``fips-us-east-1``) means that region with FIPS endpoints, as in
+            boto3.
         profile: the shared-config profile to read settings and credentials from.
         aws_access_key_id: explicit credentials, with ``aws_secret_access_key`` and optionally
             ``aws_session_token``; otherwise botocore's credential chain is used.
         aws_secret_access_key: see ``aws_access_key_id``.
         aws_session_token: see ``aws_access_key_id``.
         endpoint_url: an ``http://`` or ``https://`` URL (else ``AWS_ENDPOINT_URL_GLUE``,
-            ``AWS_ENDPOINT_URL``, the profile's, then Glue's endpoint rules for the region).
-        retry: a :class:`RetryConfig` (botocore's standard or adaptive retries).
-        timeouts: a :class:`Timeouts` (connect/read per attempt, total per call).
+            ``AWS_ENDPOINT_URL``, the profile's, then Glue's endpoint rules for the region, with
+            the FIPS and dual-stack settings).
+        retry: a [``RetryConfig``][aioglue_session.RetryConfig] (botocore's standard or
+            adaptive retries); else ``AWS_RETRY_MODE`` / ``AWS_MAX_ATTEMPTS`` or the profile's
+            ``retry_mode`` / ``max_attempts``, else standard with 3 attempts.
+        timeouts: a [``Timeouts``][aioglue_session.Timeouts] (connect/read per attempt, total
+            per call).
         max_connections: requests on the wire at once across all calls; calls beyond it queue
             before their request is built or signed.
         http_session: an ``aiohttp.ClientSession`` to send on; the client does not close it.
@@ -101,9 +107,10 @@ class GlueSessionClient:
         tracer_provider: an OpenTelemetry ``TracerProvider`` (else the global one, when
             ``opentelemetry-api`` is installed).
         meter_provider: an OpenTelemetry ``MeterProvider`` (likewise).
-        transport: anything with the :class:`~aioglue_session.transport.Transport` protocol,
-            e.g. a :class:`~aioglue_session.transport.MockTransport` in your tests. It replaces
-            the aiohttp transport (``max_connections`` still bounds requests in flight).
+        transport: anything with the [``Transport``][aioglue_session.transport.Transport]
+            protocol, e.g. a [``MockTransport``][aioglue_session.transport.MockTransport] in your
+            tests. It replaces the aiohttp transport (``max_connections`` still bounds requests
+            in flight); not together with ``http_session``.
         clock: for tests: seconds, driving signing dates (read as epoch seconds), deadlines,
             backoff and the adaptive limiter. Defaults: ``time.time`` for signing,
             ``time.monotonic`` for the rest.
@@ -111,8 +118,9 @@ class GlueSessionClient:
             (``asyncio.sleep``).
     """
 
-    #: ``glue.exceptions.EntityNotFoundException`` etc., as with a boto3 client.
     exceptions = errors
+    """The [``errors``][aioglue_session.errors] module: ``glue.exceptions.EntityNotFoundException``
+    and the rest, as on a boto3 client."""
 
     def __init__(
         self,
@@ -288,7 +296,8 @@ class GlueSessionClient:
 
     @property
     def region(self) -> str:
-        """The resolved region."""
+        """The resolved region: a FIPS pseudo-region (``fips-us-east-1``) gives the real one
+        (``us-east-1``), as boto3's ``client.meta.region_name`` does."""
         return self._opened().region
 
     @property
@@ -359,7 +368,7 @@ class GlueSessionClient:
 
     async def get_session(self, session_id: str, *, request_origin: str | None = None) -> Session:
         """Look up one session: one ``AWSGlue.GetSession`` call, retried per the client's
-        :class:`RetryConfig` (as boto3's ``get_session(Id=..., RequestOrigin=...)``).
+        retry settings (as boto3's ``get_session(Id=..., RequestOrigin=...)``).
 
         Args:
             session_id: the session's id (1-255 characters of Glue's pattern).
@@ -425,16 +434,27 @@ class GlueSessionClient:
         concurrency: int = 16,
         request_origin: str | None = None,
     ) -> AsyncIterator[SessionResult]:
-        """Look up many sessions: one :class:`SessionResult` per distinct id, in completion
-        order, at most ``concurrency`` in flight.
+        """Look up many sessions: one [``SessionResult``][aioglue_session.SessionResult] per
+        distinct id, in completion order, at most ``concurrency`` in flight.
 
         Args:
-            ids: any iterable or async iterable of ids, consumed lazily.
+            ids: any iterable or async iterable of ids, consumed lazily (at most
+                ``2 * concurrency`` taken ahead of what you have consumed).
             concurrency: lookups in flight at once.
             request_origin: Glue's ``RequestOrigin`` for every lookup.
 
-        One id's failure is that id's result and never stops the others. Leaving the
-        ``async for`` early cancels what is in flight.
+        One id's failure (an error reply, a network failure after retries, an invalid id) is
+        that id's result and never stops the others. A failure of the client rather than of an
+        id (no credentials, no region, the client closed) is raised out of the iterator once,
+        after the other lookups are cancelled. Leaving the ``async for`` early cancels what is
+        in flight.
+
+        Raises:
+            TypeError: ``ids`` is a bare ``str`` (one id, not many) or not iterable; raised
+                here, before any lookup.
+            ValueError: ``concurrency`` is not a positive int.
+            ParamValidationError: a bad ``request_origin``.
+            ClientClosedError: the client is not open.
         """
         self._check_open()
         validate_request_origin(request_origin)
@@ -456,13 +476,18 @@ class GlueSessionClient:
 
         Args:
             session_id: the session to watch.
-            until: the statuses to wait for.
+            until: the statuses to wait for ([``SessionStatus``][aioglue_session.SessionStatus]
+                members or plain strings).
             timeout: seconds before giving up.
             poll_interval: seconds between polls (with ±10% jitter).
 
+        Each poll is a ``get_session`` call, retried as any other; its errors propagate (a
+        session that does not exist raises ``EntityNotFoundException`` at once).
+
         Raises:
             WaiterError: a terminal status (FAILED, TIMEOUT, STOPPED) not in ``until``, or the
-                timeout; ``.last_session`` holds the last session seen.
+                timeout; ``.last_session`` holds the last session seen, ``.reason`` says which.
+            ParamValidationError: a bad ``session_id``, before anything is sent.
         """
         validate_session_id(session_id)
         self._check_open()
@@ -576,7 +601,7 @@ _OTEL_MISSING = False
 
 
 def _telemetry_class() -> type[Telemetry] | None:
-    """:class:`~aioglue_session.telemetry.Telemetry`, or ``None`` (nothing recorded, nothing
+    """``telemetry.Telemetry``, or ``None`` (nothing recorded, nothing
     imported) when ``opentelemetry-api`` is not installed. It may import: run off the loop."""
     global _OTEL_MISSING
     if _OTEL_MISSING:

@@ -1,8 +1,9 @@
-"""Exceptions raised by :mod:`aioglue_session`.
+"""Exceptions raised by ``aioglue_session``.
 
-Service errors subclass :class:`botocore.exceptions.ClientError`, so code written for boto3
+Service errors subclass ``botocore.exceptions.ClientError``, so code written for boto3
 (``except ClientError as e: e.response["Error"]["Code"]``) keeps working unchanged. Network and
-configuration failures are botocore's own exception classes, re-exported here for convenience.
+configuration failures are botocore's own exception classes, some re-exported here for
+convenience. On a client, ``glue.exceptions`` is this module.
 """
 
 from __future__ import annotations
@@ -53,16 +54,29 @@ OPERATION_NAME = "GetSession"
 
 
 class GlueError(ClientError):
-    """An error reply from Glue (or from something in front of it).
+    """An error reply from Glue (or from something in front of it), as a botocore
+    ``ClientError``.
 
-    ``response`` is shaped as botocore's parsed error response::
+    ``response`` is shaped as botocore's parsed error response:
 
-        {"Error": {"Code": ..., "Message": ...},
-         "ResponseMetadata": {"RequestId": ..., "HTTPStatusCode": ..., "HTTPHeaders": {...},
-                              "RetryAttempts": ...}}
+    ```python
+    {"Error": {"Code": ..., "Message": ...},
+     "ResponseMetadata": {"RequestId": ..., "HTTPStatusCode": ..., "HTTPHeaders": {...},
+                          "RetryAttempts": ...}}
+    ```
+
+    The code follows one rule for every error reply, JSON or not: botocore's wherever botocore
+    finds one (the body's ``__type``, a namespace ``a.b#`` and a ``:uri`` suffix stripped, or
+    the code of an ``x-amzn-query-error`` header); where botocore would fall back to the bare
+    status, the first of the ``x-amzn-ErrorType`` header, the body's ``code``, an XML
+    ``<Code>``; else the status as botocore writes it (``"503"``). The client's own codes:
+    ``InvalidReply`` for a reply that does not fit the GetSession shape (the message names the
+    field), ``ReplyTooLarge`` for one over ``max_reply_bytes``.
     """
 
     response: dict[str, Any]  # type: ignore[assignment]
+    """The error response, shaped as botocore's (above); ``ResponseMetadata`` also holds
+    ``"MaxAttemptsReached": True`` when retrying stopped because the attempts ran out."""
 
     def __init__(self, error_response: Mapping[str, Any], operation_name: str = OPERATION_NAME):
         super().__init__(dict(error_response), operation_name)  # type: ignore[arg-type]
@@ -77,24 +91,29 @@ class GlueError(ClientError):
 
     @property
     def code(self) -> str:
+        """The error code (``response["Error"]["Code"]``), e.g. ``"EntityNotFoundException"``."""
         return str(self.response.get("Error", {}).get("Code", ""))
 
     @property
     def message(self) -> str:
+        """The error message: botocore's for a JSON body, else a short excerpt of the body."""
         return str(self.response.get("Error", {}).get("Message", ""))
 
     @property
     def request_id(self) -> str | None:
+        """The reply's ``x-amzn-RequestId`` (``x-amz-request-id``), or ``None`` without one."""
         rid = self.response.get("ResponseMetadata", {}).get("RequestId")
         return str(rid) if rid else None
 
     @property
     def status_code(self) -> int | None:
+        """The reply's HTTP status (``400``, ``503``...)."""
         status = self.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
         return int(status) if status is not None else None
 
     @property
     def retry_attempts(self) -> int:
+        """Retries made before this error was raised (0: it came from the first attempt)."""
         return int(self.response.get("ResponseMetadata", {}).get("RetryAttempts", 0))
 
     def __repr__(self) -> str:
@@ -142,7 +161,7 @@ _MODELED: dict[str, type[GlueError]] = {
 
 
 def error_class_for(code: str) -> type[GlueError]:
-    """The exception class for an error code: a modeled subclass, else :class:`GlueError`."""
+    """The exception class for an error code: a modeled subclass, else ``GlueError``."""
     return _MODELED.get(code, GlueError)
 
 
@@ -186,7 +205,10 @@ class WaiterError(Exception):
     def __init__(self, reason: str, last_session: Session | None) -> None:
         super().__init__(reason)
         self.reason = reason
+        """Why it gave up, as a sentence naming the session, the status reached or the time
+        waited, and the statuses waited for (also ``str(error)``)."""
         self.last_session = last_session
+        """The last [``Session``][aioglue_session.Session] the waiter polled."""
 
     def __reduce__(self) -> tuple[Any, ...]:
         return type(self), (self.reason, self.last_session)

@@ -31,7 +31,9 @@ __all__ = [
 
 
 class SessionStatus(str, enum.Enum):
-    """A session's status. Values this version does not know stay plain strings on ``Session``."""
+    """A session's status, a ``str`` enum: ``status == "READY"`` and ``status is
+    SessionStatus.READY`` both work. A status this version does not know stays a plain string
+    on ``Session.status``, never an error."""
 
     PROVISIONING = "PROVISIONING"
     READY = "READY"
@@ -50,38 +52,71 @@ TERMINAL_STATUSES = frozenset({SessionStatus.FAILED, SessionStatus.TIMEOUT, Sess
 
 @attrs.frozen
 class SessionCommand:
+    """The command a session runs (the reply's ``Command``)."""
+
     name: str | None = None
+    """``"glueetl"`` or ``"gluestreaming"`` (``Name``)."""
     python_version: str | None = None
+    """The Python version, e.g. ``"3"`` (``PythonVersion``)."""
 
 
 @attrs.frozen
 class Session:
-    """One Glue interactive session, as GetSession describes it."""
+    """One Glue interactive session, as GetSession describes it.
+
+    A frozen attrs class with one snake_case field per member of the reply's ``Session``
+    (``CreatedOn`` is ``created_on``, ``DPUSeconds`` is ``dpu_seconds``). Every field but ``id``
+    is ``None`` when the service leaves it out (or sends it as JSON ``null``); timestamps are
+    timezone-aware ``datetime``s in UTC.
+    """
 
     id: str
+    """The session's id."""
     created_on: datetime | None = None
+    """When the session was created."""
     status: SessionStatus | str | None = None
+    """A [``SessionStatus``][aioglue_session.SessionStatus], or the plain string for a status
+    this version does not know."""
     error_message: str | None = None
+    """The error the session reported, if any."""
     description: str | None = None
+    """The session's description."""
     role: str | None = None
+    """The name or ARN of the IAM role the session runs as."""
     command: SessionCommand | None = None
+    """The [``SessionCommand``][aioglue_session.SessionCommand]: its name and Python version."""
     default_arguments: Mapping[str, str] | None = None
+    """The session's default arguments (``{"--enable-glue-datacatalog": "true"}``...)."""
     # ``"Connections": {}`` (the structure without its list) reads as no connections, like
     # ``{"Connections": []}``, but to_dict() gives each back as it came (NoConnectionsList), so
     # sessions compare by the value's type too.
     connections: Sequence[str] | None = attrs.field(default=None, eq=lambda v: (type(v), v))
+    """The names of the connections the session uses (the list inside the reply's
+    ``{"Connections": {"Connections": [...]}}``)."""
     progress: float | None = None
+    """The code execution progress of the session."""
     max_capacity: float | None = None
+    """The Glue data processing units (DPUs) that can be allocated to the session."""
     security_configuration: str | None = None
+    """The name of the security configuration the session uses."""
     glue_version: str | None = None
+    """The Glue version (``"4.0"``...), which sets the Spark and Python versions."""
     number_of_workers: int | None = None
+    """The number of workers of ``worker_type``."""
     worker_type: str | None = None
+    """The type of worker (``"G.1X"``, ``"G.2X"``, ``"Z.2X"``...)."""
     completed_on: datetime | None = None
+    """When the session completed."""
     execution_time: float | None = None
+    """The total time the session ran for."""
     dpu_seconds: float | None = None
+    """The DPUs consumed by the session (``ExecutionTime * MaxCapacity``)."""
     idle_timeout: int | None = None
+    """Minutes idle before the session times out."""
     profile_name: str | None = None
+    """The name of the Glue usage profile associated with the session."""
     session_type: str | None = None
+    """The type of the session."""
 
     def to_dict(self) -> dict[str, Any]:
         """The dict boto3's ``get_session(...)["Session"]`` returns for the same reply."""
@@ -92,22 +127,28 @@ class Session:
     def from_dict(cls, data: Mapping[str, Any]) -> Session:
         """Build from the boto3-shaped dict (or a raw GetSession ``Session`` JSON object).
 
-        Raises :class:`cattrs.BaseValidationError` subclasses or ``ValueError``/``TypeError`` on a
-        malformed dict; :func:`aioglue_session.protocol.parse_reply` turns those into ``GlueError``.
+        Raises ``cattrs.BaseValidationError`` subclasses or ``ValueError`` / ``TypeError`` on a
+        malformed dict (a reply from the service is checked by the client instead, which raises
+        a ``GlueError`` coded ``InvalidReply`` naming the field).
         """
         return converter.structure(data, cls)
 
 
 @attrs.frozen
 class SessionResult:
-    """One outcome of a bulk lookup: a session, or the error for that id."""
+    """One outcome of a bulk lookup (``get_sessions``): a session, or the error for that id."""
 
     id: str
+    """The id looked up, as it came from ``ids``."""
     session: Session | None = None
+    """The [``Session``][aioglue_session.Session], or ``None`` when the lookup failed."""
     error: BaseException | None = None
+    """The exception ``get_session`` raised for this id (``EntityNotFoundException``, a
+    network error after retries, ``ParamValidationError``...), or ``None``."""
 
     @property
     def ok(self) -> bool:
+        """``True`` when there is a session and no error."""
         return self.error is None and self.session is not None
 
 
@@ -369,7 +410,7 @@ def _fast_structure_fn(cls: type[Any], conv: cattrs.Converter) -> Any:
     string, a float, an int: most of them) is taken as it is, without a call to its hook, and
     a JSON ``null`` leaves the field at its default. The hooks would return the same values;
     this only skips ~15 calls per reply. Anything it cannot read raises, and
-    :func:`aioglue_session.protocol.parse_reply` names the field with the detailed converter.
+    ``protocol.parse_reply`` names the field with the detailed converter.
     """
     hints = typing.get_type_hints(cls)
     overrides = _overrides(cls)

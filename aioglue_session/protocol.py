@@ -1,9 +1,9 @@
 """The GetSession wire protocol as pure functions: no sockets, no clocks, no event loop.
 
 ``encode_request`` turns validated parameters into the JSON 1.1 body; ``parse_reply`` turns
-``(status, headers, body)`` into a :class:`~aioglue_session.models.Session` or raises a
-:class:`~aioglue_session.errors.GlueError`. Nothing else escapes ``parse_reply``, whatever bytes
-arrive: that is what lets the transport and the retry loop stay small.
+``(status, headers, body)`` into a ``models.Session`` or raises an ``errors.GlueError``. Nothing
+else escapes ``parse_reply``, whatever bytes arrive: that is what lets the transport and the
+retry loop stay small.
 """
 
 from __future__ import annotations

@@ -199,7 +199,7 @@ class Retrier:
         ``on_retry(n, exc, delay)`` hears of each retry before its backoff (``delay`` 0.0 for a
         retry sent at once after ``recover`` fixed the cause). ``failure`` is the first
         attempt's error when the caller made that attempt itself (the fast path: a call that
-        succeeds at once never enters this loop; see :meth:`first_try_succeeded`).
+        succeeds at once never enters this loop; see ``first_try_succeeded``).
         """
         # Made on the first failure only.
         request_context: dict[str, Any] = {}
@@ -274,7 +274,7 @@ class _StandardConditions(standard.BaseRetryableChecker):
     Those two read ``context.operation_model.service_model``; we carry no service model, and
     neither applies to Glue. The rest is botocore's own checkers, combined the same way:
     ``under max attempts and (transient or throttled or modeled-retryable)``, except that a
-    certificate that did not verify is never retried (see :func:`certificate_failed`).
+    certificate that did not verify is never retried (see ``certificate_failed``).
     """
 
     def __init__(self, max_attempts: int) -> None:

@@ -1,9 +1,9 @@
 """Every setting of a client, validated once and resolved the way boto3 resolves it.
 
-The user-facing pieces (:class:`RetryConfig`, :class:`Timeouts`) and the resolution of what the
-user left out (region, endpoint, CA bundle, retry mode and attempts) live here, with one rule per
+The user-facing pieces (``RetryConfig``, ``Timeouts``) and the resolution of what the user
+left out (region, endpoint, CA bundle, retry mode and attempts) live here, with one rule per
 setting: a bad retry mode or attempt count is the same error whether it came from the code, the
-environment or a profile. Resolution reads configuration files, so :func:`resolve_settings` is
+environment or a profile. Resolution reads configuration files, so ``resolve_settings`` is
 blocking and the client runs it in a worker thread. The real work is botocore's: its config store
 and profile loader, its configured-endpoint chain (``AWS_ENDPOINT_URL_GLUE``, ``AWS_ENDPOINT_URL``,
 the profile's ``services`` section and ``endpoint_url``) and Glue's endpoint rule set with the
@@ -70,7 +70,7 @@ DEFAULT_MAX_REPLY_BYTES = 10 * 1024 * 1024
 
 def check_retry_mode(value: object) -> RetryMode:
     """``"standard"`` or ``"adaptive"``; anything else (botocore's ``"legacy"`` included, which
-    this client does not implement) is :class:`~aioglue_session.errors.InvalidRetryModeError`."""
+    this client does not implement) is ``InvalidRetryModeError``."""
     if value == "standard" or value == "adaptive":
         return value
     raise InvalidRetryModeError(provided_retry_mode=str(value), valid_modes=RETRY_MODES)
@@ -78,7 +78,7 @@ def check_retry_mode(value: object) -> RetryMode:
 
 def check_max_attempts(value: object) -> int:
     """An int >= 1 (it counts the first try), or a string of one from the environment or a
-    profile; anything else is :class:`~aioglue_session.errors.InvalidMaxRetryAttemptsError`."""
+    profile; anything else is ``InvalidMaxRetryAttemptsError``."""
     attempts: object = value
     if isinstance(value, str):
         try:
@@ -135,35 +135,39 @@ def _check_seconds(_: Any, attr: Any, value: Any) -> None:
 
 @attrs.frozen
 class RetryConfig:
-    """How calls are retried, with botocore's semantics.
+    """How calls are retried, with botocore's semantics (boto3's
+    ``Config(retries={"mode": ..., "max_attempts": ...})``).
 
-    Args:
-        mode: ``"standard"`` or ``"adaptive"`` (standard plus botocore's client-side rate
-            limiter). ``None`` takes ``AWS_RETRY_MODE`` / the profile's ``retry_mode``, else
-            ``"standard"``. Any other value raises ``InvalidRetryModeError``, as boto3 does.
-        max_attempts: attempts per call, counting the first try. ``None`` takes
-            ``AWS_MAX_ATTEMPTS`` / the profile's ``max_attempts``, else 3. A value below 1 raises
-            ``InvalidMaxRetryAttemptsError``, as boto3 does.
+    A bad value raises here, as boto3 raises it: a mode other than ``"standard"`` or
+    ``"adaptive"`` is
+    [``InvalidRetryModeError``][aioglue_session.errors.InvalidRetryModeError], an attempt count
+    that is not an int of at least 1 is
+    [``InvalidMaxRetryAttemptsError``][aioglue_session.errors.InvalidMaxRetryAttemptsError]; both
+    are ``ValueError`` too. ``AWS_RETRY_MODE`` / ``AWS_MAX_ATTEMPTS`` and a profile's
+    ``retry_mode`` / ``max_attempts`` follow the same rule, checked when the client opens.
     """
 
     mode: RetryMode | None = attrs.field(default="standard", validator=_optional(check_retry_mode))
+    """``"standard"`` or ``"adaptive"`` (standard plus botocore's client-side rate limiter).
+    ``None`` takes ``AWS_RETRY_MODE`` / the profile's ``retry_mode``, else ``"standard"``.
+    botocore's ``"legacy"`` mode is refused."""
     max_attempts: int | None = attrs.field(default=None, validator=_optional(_check_int_attempts))
+    """Attempts per call, counting the first try. ``None`` takes ``AWS_MAX_ATTEMPTS`` / the
+    profile's ``max_attempts``, else 3."""
 
 
 @attrs.frozen
 class Timeouts:
-    """Timeouts in seconds (``None``: no limit).
-
-    Args:
-        connect: to open a connection, per attempt (boto3's ``connect_timeout``).
-        read: between two reads of the reply, per attempt (boto3's ``read_timeout``).
-        total: one call across all its attempts and backoff sleeps (no sleep starts that would
-            end past it). boto3 has no equivalent.
-    """
+    """Timeouts in seconds (``None``: no limit). A value that is not a positive number raises
+    ``ValueError`` where it is made."""
 
     connect: float | None = attrs.field(default=60.0, validator=_check_seconds)
+    """To open a connection, per attempt (boto3's ``connect_timeout``)."""
     read: float | None = attrs.field(default=60.0, validator=_check_seconds)
+    """Between two reads of the reply, per attempt (boto3's ``read_timeout``)."""
     total: float | None = attrs.field(default=None, validator=_check_seconds)
+    """One call across all its attempts, its backoff sleeps and its wait for a connection
+    slot: no sleep starts that would end past it. boto3 has no equivalent."""
 
 
 # --- what a client resolves ----------------------------------------------------------------------
@@ -374,7 +378,7 @@ def resolve_endpoint(
 def resolve_region(session: botocore.session.Session, region: str | None) -> str:
     """The region as the user named it (argument, ``AWS_REGION``, the session's ``region``),
     checked to be a host label. A FIPS pseudo-region is returned as named:
-    :func:`resolve_endpoint` gives the real one."""
+    ``resolve_endpoint`` gives the real one."""
     if region is None:
         region = os.environ.get("AWS_REGION") or session.get_config_variable("region")
     if not region:

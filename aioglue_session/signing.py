@@ -1,6 +1,6 @@
 """SigV4 signing of GetSession requests with botocore's own signer, without its per-request cost.
 
-``GlueSigner`` is :class:`botocore.auth.SigV4Auth`. Every GetSession request a client sends has the
+``GlueSigner`` is ``botocore.auth.SigV4Auth``. Every GetSession request a client sends has the
 same method, URL, signed header names, credentials and user agent; only the signing time and the
 body change. So, once per (credentials, region, URL, user agent), the signer runs botocore's own
 ``canonical_request`` over a prototype ``AWSRequest`` and keeps the canonical request cut at its
@@ -169,7 +169,7 @@ def clock_offset(code: str, message: str, date_header: str | None, now: float) -
 
 class RequestSigner:
     """Signs one client's GetSession requests: the signing clock, its learned offset, and a
-    :class:`GlueSigner` per set of credentials (a refresh brings a new one).
+    ``GlueSigner`` per set of credentials (a refresh brings a new one).
 
     ``clock`` is the wall clock (epoch seconds). The ``X-Amz-Date`` is made once a second.
     """
@@ -194,7 +194,7 @@ class RequestSigner:
         return self._offset
 
     def amz_date(self) -> str:
-        """The signing time, ``YYYYMMDDTHHMMSSZ``, corrected by :attr:`offset`."""
+        """The signing time, ``YYYYMMDDTHHMMSSZ``, corrected by ``offset``."""
         second = int(self._clock() + self._offset)
         if second != self._second:
             self._second = second

@@ -217,7 +217,7 @@ class Telemetry:
 
 
 class Call:
-    """The telemetry of one ``get_session`` call, from start to :meth:`end`."""
+    """The telemetry of one ``get_session`` call, from start to ``end``."""
 
     __slots__ = ("_reply", "_span", "_start", "_telemetry", "_token")
 

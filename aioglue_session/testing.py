@@ -1,14 +1,16 @@
 """A local Glue endpoint for demos and for your own tests: ``local_glue()``.
 
 It runs a real AWS-compatible server (moto, from the ``demo`` extra) on a free 127.0.0.1 port, in
-this process, and stops it on exit::
+this process, and stops it on exit:
 
-    from aioglue_session.testing import local_glue
+```python
+from aioglue_session.testing import local_glue
 
-    async with local_glue() as glue_server:
-        await glue_server.create_session("my-session")
-        async with glue_server.client() as glue:
-            print(await glue.get_session("my-session"))
+async with local_glue() as glue_server:
+    await glue_server.create_session("my-session")
+    async with glue_server.client() as glue:
+        print(await glue.get_session("my-session"))
+```
 
 Starting and stopping the server, and creating sessions on it, run in worker threads so the event
 loop never blocks.
@@ -43,17 +45,23 @@ def _free_port() -> int:
 
 @attrs.define
 class LocalGlue:
-    """A running local Glue endpoint."""
+    """A running local Glue endpoint, as ``local_glue()`` yields it."""
 
     endpoint_url: str
+    """The endpoint's URL, ``http://127.0.0.1:<port>``."""
     region: str
+    """The region its sessions live in."""
     aws_access_key_id: str = "testing"
+    """A key id the endpoint accepts."""
     aws_secret_access_key: str = attrs.field(default="testing", repr=False)
+    """The secret key that goes with it."""
     _boto: Any = attrs.field(default=None, repr=False)
     _account_id: str = "123456789012"
 
     def client(self, **kwargs: Any) -> GlueSessionClient:
-        """A ``GlueSessionClient`` pointed at this endpoint (use it with ``async with``)."""
+        """A ``GlueSessionClient`` pointed at this endpoint, with its region and test keys (use
+        it with ``async with``). Any client argument in ``kwargs`` is added or overrides those:
+        ``server.client(retry=RetryConfig(max_attempts=1))``."""
         from .client import GlueSessionClient
 
         kwargs.setdefault("endpoint_url", self.endpoint_url)
@@ -76,7 +84,9 @@ class LocalGlue:
         return self._boto
 
     async def create_session(self, session_id: str, **params: Any) -> None:
-        """``CreateSession`` on the local endpoint. ``params`` are Glue's (PascalCase) fields."""
+        """Glue's ``CreateSession`` on the local endpoint. ``params`` are Glue's PascalCase
+        fields (``Description``, ``DefaultArguments``, ``GlueVersion``, ``MaxCapacity``...);
+        ``Role`` and ``Command`` have defaults. The session is ``READY`` at once."""
         params.setdefault("Role", DEFAULT_ROLE)
         params.setdefault("Command", {"Name": "glueetl", "PythonVersion": "3"})
         await asyncio.to_thread(self._glue().create_session, Id=session_id, **params)
@@ -88,8 +98,9 @@ class LocalGlue:
         progress: Callable[[int, int], object] | None = None,
         **params: Any,
     ) -> None:
-        """``create_session`` for each id, with the same ``params``. ``progress(done, total)``,
-        when given, is called on the event loop after each session is created."""
+        """``create_session`` for each id, one after the other, with the same ``params``.
+        ``progress(done, total)``, when given, is called on the event loop after each session
+        is created."""
         ids = list(session_ids)
         for done, session_id in enumerate(ids, 1):
             await self.create_session(session_id, **params)
@@ -97,13 +108,18 @@ class LocalGlue:
                 progress(done, len(ids))
 
     async def stop_session(self, session_id: str) -> None:
+        """Glue's ``StopSession``: moto puts the session in ``STOPPING`` (``set_status`` moves
+        it on)."""
         await asyncio.to_thread(self._glue().stop_session, Id=session_id)
 
     async def delete_session(self, session_id: str) -> None:
+        """Glue's ``DeleteSession``: a lookup of it then raises ``EntityNotFoundException``."""
         await asyncio.to_thread(self._glue().delete_session, Id=session_id)
 
     async def set_status(self, session_id: str, status: str) -> None:
-        """Put a session in any status (moto's sessions are always READY until stopped)."""
+        """Put a session in any status (``"PROVISIONING"``, ``"FAILED"``, or one Glue does not
+        have yet), which lookups then report: moto's own sessions are ``READY`` from creation
+        until stopped."""
         from moto.glue.models import glue_backends
 
         backend = glue_backends[self._account_id][self.region]
@@ -112,7 +128,13 @@ class LocalGlue:
 
 @asynccontextmanager
 async def local_glue(region: str = "us-east-1") -> AsyncIterator[LocalGlue]:
-    """Start a moto Glue endpoint on a free loopback port; yield a :class:`LocalGlue`."""
+    """Start a moto Glue endpoint on a free loopback port; yield a
+    [``LocalGlue``][aioglue_session.testing.LocalGlue].
+
+    Needs the ``demo`` extra (``pip install "aioglue-session[demo]"``); without it, an
+    ``ImportError`` saying so. Sessions live in moto's process-wide state and are cleared on
+    exit, so each ``async with`` starts empty.
+    """
     try:
         from moto.core.models import DEFAULT_ACCOUNT_ID
         from moto.server import ThreadedMotoServer

@@ -1,15 +1,17 @@
 """The wire: one POST out, one capped reply back. The only module that knows aiohttp.
 
-A transport is anything with ``send`` and ``aclose`` (the :class:`Transport` protocol). The client
-hands it a signed request and gets back a :class:`RawReply` -- status, headers, body bytes (or
-``None`` when the body is larger than the cap) -- or one of botocore's network exceptions. It does
-not retry, sign or parse; that keeps it small enough to replace:
+A transport is anything with ``send`` and ``aclose`` (the
+[``Transport``][aioglue_session.transport.Transport] protocol). The client hands it a signed
+request and gets back a [``RawReply``][aioglue_session.transport.RawReply] (status, headers, body
+bytes, or ``None`` for a body larger than the cap) or one of botocore's network exceptions. It
+does not retry, sign or parse; that keeps it small enough to replace:
 
-* :class:`AiohttpTransport` is the real one: a pooled ``aiohttp.ClientSession``, per-attempt
-  connect/read timeouts, the reply cap, an optional forward proxy, and aiohttp's exceptions mapped
-  to botocore's through one table (:data:`NETWORK_ERRORS`).
-* :class:`MockTransport` answers from a function, with no socket: pass it as
-  ``GlueSessionClient(transport=MockTransport(handler))`` in your own tests.
+- [``AiohttpTransport``][aioglue_session.transport.AiohttpTransport] is the real one: a pooled
+  ``aiohttp.ClientSession``, per-attempt connect/read timeouts, the reply cap, an optional
+  forward proxy, and aiohttp's exceptions mapped to botocore's through one table
+  ([``NETWORK_ERRORS``][aioglue_session.transport.NETWORK_ERRORS]).
+- [``MockTransport``][aioglue_session.transport.MockTransport] answers from a function, with no
+  socket: pass it as ``GlueSessionClient(transport=MockTransport(handler))`` in your own tests.
 """
 
 from __future__ import annotations
@@ -46,27 +48,35 @@ __all__ = [
 
 
 class RawReply(NamedTuple):
-    """What came back: ``body`` is ``None`` when it was larger than the transport's cap (it was
-    not read whole). ``headers`` is case-insensitive."""
+    """What came back from one request: ``RawReply(status, headers, body)``."""
 
     status: int
+    """The HTTP status."""
     headers: Mapping[str, str]
+    """The reply's headers, case-insensitive (aiohttp's are; a
+    [``MockTransport``][aioglue_session.transport.MockTransport] wraps a handler's ``dict``)."""
     body: bytes | None
+    """The body, or ``None`` when it was larger than the transport's cap (it was not read
+    whole): the call then fails with a ``GlueError`` coded ``ReplyTooLarge``."""
 
 
 class Request(NamedTuple):
-    """What :class:`MockTransport` hands its handler."""
+    """What [``MockTransport``][aioglue_session.transport.MockTransport] hands its handler: one
+    signed request, as it would go on the wire."""
 
     url: str
+    """The endpoint URL."""
     headers: Mapping[str, str]
+    """The signed headers (``X-Amz-Target``, ``Authorization``, ``X-Amz-Date``...)."""
     body: bytes
-    #: Seconds left of the call's ``Timeouts.total`` (``None``: no total).
+    """The JSON 1.1 body: ``{"Id": ..., "RequestOrigin": ...}``."""
     timeout: float | None
+    """Seconds left of the call's ``Timeouts.total`` (``None``: no total)."""
 
 
 @runtime_checkable
 class Transport(Protocol):
-    """What ``GlueSessionClient(transport=...)`` accepts."""
+    """What ``GlueSessionClient(transport=...)`` accepts: any object with these two methods."""
 
     async def send(
         self, url: str, headers: Mapping[str, str], body: bytes, timeout: float | None
@@ -83,7 +93,6 @@ class Transport(Protocol):
         ...
 
 
-# aiohttp's exception -> botocore's, first match wins (subclasses before their bases).
 NETWORK_ERRORS: tuple[tuple[type[BaseException], type[HTTPClientError]], ...] = (  # type: ignore[assignment]
     (aiohttp.ConnectionTimeoutError, ConnectTimeoutError),
     (aiohttp.ServerTimeoutError, ReadTimeoutError),
@@ -98,6 +107,8 @@ NETWORK_ERRORS: tuple[tuple[type[BaseException], type[HTTPClientError]], ...] = 
     # The total budget ran out (aiohttp's ``ClientTimeout.total``).
     (asyncio.TimeoutError, ReadTimeoutError),
 )
+"""aiohttp's exception -> botocore's, the first match winning (subclasses before their bases):
+how ``AiohttpTransport`` reports a network failure as the exception boto3 users catch."""
 
 
 def network_error(exc: BaseException, url: str, proxy: Proxy | None = None) -> HTTPClientError:
@@ -142,8 +153,8 @@ class AiohttpTransport:
         ssl: ``True`` for aiohttp's default trust store, or an ``ssl.SSLContext`` (the client
             passes one trusting what boto3 trusts, see ``settings.tls_context``).
         session: an existing ``aiohttp.ClientSession`` to send on; it is not closed by
-            :meth:`aclose`.
-        proxy: a :class:`~aioglue_session.settings.Proxy` every request goes through
+            ``aclose``.
+        proxy: a ``settings.Proxy`` every request goes through
             (``Proxy.from_url("http://user:password@host:3128")``): ``https`` URLs in a
             ``CONNECT`` tunnel, TLS verified end to end against the URL's host; ``http`` URLs as
             absolute-form requests. Its credentials go in ``Proxy-Authorization`` only.
@@ -184,6 +195,7 @@ class AiohttpTransport:
 
     @property
     def closed(self) -> bool:
+        """Whether the ``aiohttp.ClientSession`` is closed."""
         return self._session.closed
 
     @property
@@ -202,6 +214,7 @@ class AiohttpTransport:
     async def send(
         self, url: str, headers: Mapping[str, str], body: bytes, timeout: float | None
     ) -> RawReply:
+        """POST, read the reply up to the cap, and map aiohttp's failures to botocore's."""
         request_timeout = self._timeout
         if timeout is not None:
             request_timeout = aiohttp.ClientTimeout(
@@ -282,6 +295,7 @@ class AiohttpTransport:
         return b"".join(chunks)
 
     async def aclose(self) -> None:
+        """Close the ``aiohttp.ClientSession``, unless it was given as ``session``."""
         if self._owned:
             await self._session.close()
 
@@ -292,26 +306,38 @@ Handler = Callable[[Request], "RawReply | Awaitable[RawReply]"]
 class MockTransport:
     """A transport that answers from ``handler(request)`` without a socket (httpx's idea).
 
-    The handler gets a :class:`Request` and returns a :class:`RawReply` (or an awaitable of one);
-    to simulate a network failure it raises the botocore exception, e.g.
-    ``EndpointConnectionError(endpoint_url=request.url)``. Every request is kept in
-    :attr:`requests`::
+    The handler gets a [``Request``][aioglue_session.transport.Request] and returns a
+    [``RawReply``][aioglue_session.transport.RawReply] (or an awaitable of one, so an
+    ``async def`` works too); to simulate a network failure it raises the botocore exception,
+    e.g. ``EndpointConnectionError(endpoint_url=request.url)``. Requests are still validated,
+    signed, retried and parsed as on the wire; pass ``sleep=`` to the client as well to make
+    the backoffs instant.
 
-        def handler(request):
-            return RawReply(200, {"x-amzn-RequestId": "r-1"}, b'{"Session": {"Id": "s-1"}}')
+    ```python
+    def handler(request: Request) -> RawReply:
+        return RawReply(200, {"x-amzn-RequestId": "r-1"}, b'{"Session": {"Id": "s-1"}}')
 
-        async with GlueSessionClient(region="us-east-1", transport=MockTransport(handler)) as glue:
-            session = await glue.get_session("s-1")
+    async with GlueSessionClient(
+        region="us-east-1",
+        aws_access_key_id="AKIDTEST",
+        aws_secret_access_key="test",
+        transport=MockTransport(handler),
+    ) as glue:
+        session = await glue.get_session("s-1")
+    ```
     """
 
     def __init__(self, handler: Handler) -> None:
         self._handler = handler
         self.requests: list[Request] = []
+        """Every request sent through this transport, in order."""
         self.closed = False
+        """``True`` once the client that used it has closed."""
 
     async def send(
         self, url: str, headers: Mapping[str, str], body: bytes, timeout: float | None
     ) -> RawReply:
+        """Record the request in ``requests`` and answer it with the handler."""
         request = Request(url, dict(headers), body, timeout)
         self.requests.append(request)
         reply = self._handler(request)
@@ -321,4 +347,5 @@ class MockTransport:
         return RawReply(reply.status, CIMultiDictProxy(CIMultiDict(reply.headers)), reply.body)
 
     async def aclose(self) -> None:
+        """Mark the transport ``closed``."""
         self.closed = True

@@ -37,8 +37,8 @@ async def wait_for_session(
 ) -> Session:
     """Poll ``fetch(session_id)`` until its status is in ``until``.
 
-    Raises :class:`~aioglue_session.errors.WaiterError` when the session reaches a terminal status
-    (FAILED, TIMEOUT, STOPPED) not in ``until``, or when ``timeout`` seconds pass. Each interval is
+    Raises ``errors.WaiterError`` when the session reaches a terminal status (FAILED, TIMEOUT,
+    STOPPED) not in ``until``, or when ``timeout`` seconds pass. Each interval is
     ``poll_interval`` ±10% (jitter, so many waiters do not poll in step); the last sleep is cut
     short so that the final poll happens at the deadline, not after it. Errors from ``fetch``
     (a missing session, say) propagate.
