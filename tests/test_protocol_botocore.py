@@ -33,6 +33,7 @@ import pytest
 from botocore.awsrequest import HeadersDict
 from botocore.model import Shape
 from botocore.parsers import create_parser
+from faultserver import session_document
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -57,29 +58,8 @@ EXCERPT_LEN = 200  # the contract's "short excerpt": the first 200 bytes, whites
 RESULTS: Counter[str] = Counter()
 
 # A Session document as Glue sends it.
-REALISTIC: dict[str, Any] = {
-    "Id": "etl-session-1",
-    "CreatedOn": 1732400000.123,
-    "Status": "READY",
-    "ErrorMessage": "",
-    "Description": "nightly ETL",
-    "Role": "arn:aws:iam::123456789012:role/Glue",
-    "Command": {"Name": "glueetl", "PythonVersion": "3"},
-    "DefaultArguments": {"--job-language": "python", "--enable-metrics": "true"},
-    "Connections": {"Connections": ["vpc-a", "vpc-b"]},
-    "Progress": 0.5,
-    "MaxCapacity": 5.0,
-    "SecurityConfiguration": "sec",
-    "GlueVersion": "4.0",
-    "NumberOfWorkers": 5,
-    "WorkerType": "G.1X",
-    "CompletedOn": 1732403600,
-    "ExecutionTime": 3600.0,
-    "DPUSeconds": 18000.0,
-    "IdleTimeout": 60,
-    "ProfileName": "default",
-    "SessionType": "SPARK_CONNECT",
-}
+# A full, realistic reply document: the one the fault and benchmark servers send.
+REALISTIC: dict[str, Any] = session_document("etl-session-1")
 assert list(REALISTIC) == list(SESSION_SHAPE.members)  # type: ignore[attr-defined]
 
 

@@ -10,6 +10,7 @@ import os
 import re
 from typing import Any
 
+from faultserver import session_document
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -29,29 +30,8 @@ FUZZ = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list
 NAME_STRING = re.compile(r"[\u0020-\uD7FF\uE000-\uFFFD\U00010000-\U0010FFFF\t]{1,255}")
 ORCHESTRATION_NAME = re.compile(r"[.\-_A-Za-z0-9]{1,128}")
 
-REAL_SESSION: dict[str, Any] = {
-    "Id": "etl-session-1",
-    "CreatedOn": 1732400000.123,
-    "Status": "READY",
-    "ErrorMessage": "",
-    "Description": "nightly ETL",
-    "Role": "arn:aws:iam::123456789012:role/Glue",
-    "Command": {"Name": "glueetl", "PythonVersion": "3"},
-    "DefaultArguments": {"--job-language": "python"},
-    "Connections": {"Connections": ["vpc-a"]},
-    "Progress": 0.5,
-    "MaxCapacity": 5.0,
-    "SecurityConfiguration": "sec",
-    "GlueVersion": "4.0",
-    "NumberOfWorkers": 5,
-    "WorkerType": "G.1X",
-    "CompletedOn": 1732403600,
-    "ExecutionTime": 3600.0,
-    "DPUSeconds": 18000.0,
-    "IdleTimeout": 60,
-    "ProfileName": "default",
-    "SessionType": "SPARK_CONNECT",
-}
+# A full, realistic reply document: the one the fault and benchmark servers send.
+REAL_SESSION: dict[str, Any] = session_document("etl-session-1")
 
 json_values = st.recursive(
     st.none()

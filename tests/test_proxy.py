@@ -42,13 +42,15 @@ from wire import (
     ProxyPy,
     boto3_in_thread,
     clean_network_env,
+    client,
     closed_port,
+    ours,
+    outcome,
     proxy_py,
     server_context,
     write_ca,
 )
 
-from aioglue_session import GlueSessionClient, Timeouts
 from aioglue_session.errors import GlueError
 from aioglue_session.settings import ClientConfig, Proxy
 
@@ -111,29 +113,6 @@ def real_proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProxyPy]:
 def real_auth_proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProxyPy]:
     with proxy_py(tmp_path_factory.mktemp("proxy-py-auth"), basic_auth=f"{USER}:{PASSWORD}") as p:
         yield p
-
-
-def client(endpoint_url: str, sleep: InstantSleep, **kwargs: Any) -> GlueSessionClient:
-    return GlueSessionClient(
-        region="us-east-1",
-        endpoint_url=endpoint_url,
-        timeouts=Timeouts(connect=5, read=5),
-        sleep=sleep,
-        **kwargs,
-    )
-
-
-async def ours(endpoint_url: str, sleep: InstantSleep, **kwargs: Any) -> Any:
-    """This client's session id for ``s-1``, or the exception it raised."""
-    try:
-        async with client(endpoint_url, sleep, **kwargs) as glue:
-            return (await glue.get_session("s-1")).id
-    except Exception as exc:
-        return exc
-
-
-def outcome(result: Any) -> str:
-    return type(result).__name__ if isinstance(result, BaseException) else "ok"
 
 
 def host_port(url: str) -> str:

@@ -14,7 +14,6 @@ import ssl
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any
 
 import botocore.httpsession
 import pytest
@@ -22,9 +21,17 @@ import trustme
 from botocore.exceptions import InvalidConfigError, SSLError
 from conftest import InstantSleep
 from faultserver import FaultServer
-from wire import Boto3Sleeps, Relay, boto3_in_thread, clean_network_env, server_context, write_ca
-
-from aioglue_session import GlueSessionClient, Timeouts
+from wire import (
+    Boto3Sleeps,
+    Relay,
+    boto3_in_thread,
+    clean_network_env,
+    client,
+    ours,
+    outcome,
+    server_context,
+    write_ca,
+)
 
 
 @pytest.fixture(scope="module")
@@ -54,32 +61,6 @@ async def tls_server(ca: trustme.CA) -> AsyncIterator[FaultServer]:
     cert = ca.issue_cert("127.0.0.1", "localhost")
     async with FaultServer(ssl_context=server_context(cert)) as s:
         yield s
-
-
-def client(endpoint_url: str, sleep: InstantSleep, **kwargs: Any) -> GlueSessionClient:
-    return GlueSessionClient(
-        region="us-east-1",
-        endpoint_url=endpoint_url,
-        timeouts=Timeouts(connect=5, read=5),
-        sleep=sleep,
-        **kwargs,
-    )
-
-
-async def ours(endpoint_url: str, sleep: InstantSleep, **kwargs: Any) -> Any:
-    """This client's session id for ``s-1``, or the exception it raised."""
-    try:
-        async with client(endpoint_url, sleep, **kwargs) as glue:
-            return (await glue.get_session("s-1")).id
-    except Exception as exc:
-        return exc
-
-
-def outcome(result: Any) -> str:
-    """``"ok"`` or the exception's class name, for comparing the two clients."""
-    if isinstance(result, BaseException):
-        return type(result).__name__
-    return "ok"
 
 
 # --- which bundle is trusted ---------------------------------------------------------------------

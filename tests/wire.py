@@ -29,7 +29,10 @@ import boto3
 import pytest
 import trustme
 from botocore.config import Config
+from conftest import InstantSleep
 from multidict import CIMultiDict
+
+from aioglue_session import GlueSessionClient, Timeouts
 
 PROXY_VARIABLES = ("http_proxy", "https_proxy", "no_proxy", "all_proxy")
 
@@ -343,3 +346,30 @@ def boto3_get_session(
 async def boto3_in_thread(endpoint_url: str, **kwargs: Any) -> Any:
     """:func:`boto3_get_session` off the loop, so servers in this loop can answer it."""
     return await asyncio.to_thread(boto3_get_session, endpoint_url, **kwargs)
+
+
+# --- this client, side by side with boto3 -------------------------------------------------------
+
+
+def client(endpoint_url: str, sleep: InstantSleep, **kwargs: Any) -> GlueSessionClient:
+    return GlueSessionClient(
+        region="us-east-1",
+        endpoint_url=endpoint_url,
+        timeouts=Timeouts(connect=5, read=5),
+        sleep=sleep,
+        **kwargs,
+    )
+
+
+async def ours(endpoint_url: str, sleep: InstantSleep, **kwargs: Any) -> Any:
+    """This client's session id for ``s-1``, or the exception it raised."""
+    try:
+        async with client(endpoint_url, sleep, **kwargs) as glue:
+            return (await glue.get_session("s-1")).id
+    except Exception as exc:
+        return exc
+
+
+def outcome(result: Any) -> str:
+    """``"ok"`` or the exception's class name, for comparing the two clients."""
+    return type(result).__name__ if isinstance(result, BaseException) else "ok"
