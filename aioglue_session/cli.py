@@ -42,7 +42,7 @@ from botocore.exceptions import (
 
 from . import GlueSessionClient, RetryConfig, __version__
 from .bulk import CLIENT_FAILURES
-from .errors import ClientClosedError, GlueError, WaiterError
+from .errors import ClientClosedError, GlueError, WaiterError, error_code
 from .models import Session, SessionResult, SessionStatus
 
 __all__ = ["main"]
@@ -103,7 +103,7 @@ def session_line(session: Session) -> str:
 
 
 def error_line(session_id: str, error: BaseException) -> str:
-    code = error.code if isinstance(error, GlueError) else type(error).__name__
+    code = error_code(error)
     message = error.message if isinstance(error, GlueError) else str(error)
     return json.dumps(
         {"Id": session_id, "Error": {"Code": code, "Message": message}}, ensure_ascii=False
@@ -485,10 +485,8 @@ async def _demo(args: argparse.Namespace) -> int:
             async for result in glue.get_sessions(lookups, concurrency=args.concurrency):
                 if result.session is not None:
                     statuses[str(result.session.status)] += 1
-                else:
-                    error = result.error
-                    code = error.code if isinstance(error, GlueError) else type(error).__name__
-                    errors[code] += 1
+                elif result.error is not None:
+                    errors[error_code(result.error)] += 1
             elapsed = time.perf_counter() - started
             retries = backoffs
     total = sum(statuses.values()) + sum(errors.values())

@@ -48,6 +48,7 @@ __all__ = [
     "ThrottlingException",
     "WaiterError",
     "error_class_for",
+    "error_code",
 ]
 
 OPERATION_NAME = "GetSession"
@@ -163,6 +164,12 @@ _MODELED: dict[str, type[GlueError]] = {
 def error_class_for(code: str) -> type[GlueError]:
     """The exception class for an error code: a modeled subclass, else ``GlueError``."""
     return _MODELED.get(code, GlueError)
+
+
+def error_code(exc: BaseException) -> str:
+    """What to call a failure in one word: an error reply's code, else the exception's class
+    name (``EndpointConnectionError``, ``CancelledError``)."""
+    return exc.code if isinstance(exc, GlueError) else type(exc).__name__
 
 
 #: What an attempt may raise that the retry policy looks at (error replies, botocore's network

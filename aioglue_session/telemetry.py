@@ -53,7 +53,7 @@ from opentelemetry.trace import (
 from opentelemetry.util.types import AttributeValue
 
 from ._version import __version__
-from .errors import GlueError, WaiterError
+from .errors import GlueError, WaiterError, error_code
 from .models import TERMINAL_STATUSES, Session, SessionStatus
 from .retries import AdaptiveLimiter
 
@@ -86,11 +86,8 @@ DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.
 Attributes = dict[str, AttributeValue]
 
 
-def error_type(exc: BaseException) -> str:
-    """``error.type``: the error code of an error reply, else the exception's class name."""
-    if isinstance(exc, GlueError):
-        return exc.code
-    return type(exc).__qualname__
+#: ``error.type``: the error code of an error reply, else the exception's class name.
+error_type = error_code
 
 
 class Telemetry:

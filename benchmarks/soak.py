@@ -132,7 +132,7 @@ async def soak(
                     elif isinstance(result.error, errors.ParamValidationError):
                         outcomes["invalid id refused"] += 1
                     else:
-                        code = getattr(result.error, "code", type(result.error).__name__)
+                        code = errors.error_code(result.error)
                         outcomes[f"failed: {code}"] += 1
                         if len(failures) < 10:
                             failures.append(f"{result.id}: {result.error}"[:300])
