@@ -406,34 +406,57 @@ def _make_converter(detailed: bool) -> cattrs.Converter:
 
 def _fast_structure_fn(cls: type[Any], conv: cattrs.Converter) -> Any:
     """The structure function for ``cls``, generated like cattrs' own from the same renames and
-    hooks, with one difference: a member whose value already has its field's exact type (a
-    string, a float, an int: most of them) is taken as it is, without a call to its hook, and
-    a JSON ``null`` leaves the field at its default. The hooks would return the same values;
-    this only skips ~15 calls per reply. Anything it cannot read raises, and
-    ``protocol.parse_reply`` names the field with the detailed converter.
+    hooks, but straight-line: each member is read once, a value that already has its field's
+    exact wire type is taken without a call (a string, a float, an int; an epoch-seconds float
+    goes straight to ``datetime.fromtimestamp``, a status string to its enum member, a
+    ``Command`` object to the same generated function for ``SessionCommand``), a JSON ``null``
+    or a missing member is ``None`` (every field's default), and the instance is built with
+    positional arguments. Any other value goes to the field's cattrs hook, so the result is
+    always the hooks' (``tests/test_protocol.py`` checks the two converters agree); anything
+    that cannot be read raises, and ``protocol.parse_reply`` then names the field with the
+    detailed converter.
     """
     hints = typing.get_type_hints(cls)
     overrides = _overrides(cls)
-    lines = ["def structure(o, _):", "    res = {}"]
-    namespace: dict[str, Any] = {"cls": cls}
-    for i, field in enumerate(attrs.fields(cls)):
+    fields = attrs.fields(cls)
+    if any(not f.init or f.default is not None for f in fields[1:]):  # pragma: no cover
+        raise TypeError(f"{cls.__name__}: every field but the first must default to None")
+    lines = ["def structure(o, _):", "    g = o.get"]
+    namespace: dict[str, Any] = {
+        "cls": cls,
+        "fromtimestamp": datetime.fromtimestamp,
+        "utc": timezone.utc,
+        "statuses": _STATUSES,
+    }
+    names = []
+    for i, field in enumerate(fields):
         hint = hints[field.name]
         override_ = overrides[field.name]
         key = override_.rename or field.name
-        namespace[f"h{i}"] = override_.struct_hook or conv.get_structure_hook(hint)
-        namespace[f"t{i}"] = hint
+        hook = override_.struct_hook or conv.get_structure_hook(hint)
+        namespace[f"h{i}"], namespace[f"t{i}"] = hook, hint
         args = typing.get_args(hint)
         inner = next((a for a in args if a is not type(None)), hint) if args else hint
-        lines.append(f"    v = o.get({key!r})")
-        lines.append("    if v is not None:")
-        if inner in (str, float, int) and override_.struct_hook is None:
+        name = f"v{i}"
+        names.append(name)
+        lines.append(f"    {name} = g({key!r})")
+        if override_.struct_hook is _status:
+            fast = f"statuses.get({name}, {name}) if {name}.__class__ is str"
+        elif inner in (str, float, int) and override_.struct_hook is None:
             namespace[f"x{i}"] = inner
-            lines.append(
-                f"        res[{field.name!r}] = v if v.__class__ is x{i} else h{i}(v, t{i})"
-            )
+            fast = f"{name} if {name}.__class__ is x{i}"
+        elif inner is datetime:
+            fast = f"fromtimestamp({name}, utc) if {name}.__class__ is float"
+        elif inner is SessionCommand:
+            namespace[f"m{i}"] = _fast_structure_fn(SessionCommand, conv)
+            fast = f"m{i}({name}, None) if {name}.__class__ is dict"
         else:
-            lines.append(f"        res[{field.name!r}] = h{i}(v, t{i})")
-    lines.append("    return cls(**res)")
+            lines.append(f"    if {name} is not None: {name} = h{i}({name}, t{i})")
+            continue
+        # A required field (the first) has no default to fall back on: its hook refuses None.
+        test = f"{name} is not None" if field.default is None else "True"
+        lines.append(f"    if {test}: {name} = {fast} else h{i}({name}, t{i})")
+    lines.append(f"    return cls({', '.join(names)})")
     exec(
         compile("\n".join(lines), f"<aioglue_session structure {cls.__name__}>", "exec"), namespace
     )

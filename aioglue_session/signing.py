@@ -4,11 +4,14 @@
 same method, URL, signed header names, credentials and user agent; only the signing time and the
 body change. So, once per (credentials, region, URL, user agent), the signer runs botocore's own
 ``canonical_request`` over a prototype ``AWSRequest`` and keeps the canonical request cut at its
-two variable points (the ``x-amz-date`` value and the payload hash). Per request it fills those
-in, hashes, and signs with a copy of an HMAC keyed with the day's signing key (derived as
-botocore's ``signature`` derives it, with four one-shot ``hmac.digest`` calls, once a day). That
-takes under 3 µs instead of the ~45 µs of ``add_auth``, which builds and normalises an
-``AWSRequest`` and its headers each time and derives the key for every request.
+two variable points (the ``x-amz-date`` value and the payload hash). Once per signing time (the
+``X-Amz-Date`` changes once a second) it fills in the date, hashes the canonical request up to
+the payload hash, derives the signing key as botocore's ``signature`` derives it (four one-shot
+``hmac.digest`` calls) and absorbs the string to sign up to its last line into the key's HMAC
+(RFC 2104: an inner and an outer SHA-256). Per request only the body's hash, the end of the
+canonical request's hash and the HMAC's last block remain: about 1.2 µs instead of the ~45 µs of
+``add_auth``, which builds and normalises an ``AWSRequest`` and its headers each time and derives
+the key for every request.
 
 The output is byte-identical to ``SigV4Auth.add_auth`` for the same request and time:
 ``tests/test_signing.py`` checks that over generated ids, bodies, hosts, regions, keys, tokens,
@@ -24,11 +27,12 @@ import time
 from collections.abc import Callable, Mapping
 from datetime import timezone
 from hashlib import sha256
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import ReadOnlyCredentials
+from multidict import CIMultiDict
 
 from .protocol import CONTENT_TYPE, TARGET
 
@@ -94,47 +98,73 @@ class GlueSigner(SigV4Auth):
             k: v for k, v in prototype.headers.items() if k not in ("X-Amz-Date", "Authorization")
         }
         self._token = credentials.token
-        self._keys: dict[str, hmac.HMAC] = {}
+        self._stamp: _Stamp | None = None
 
-    def _signing_hmac(self, day: str) -> hmac.HMAC:
-        """An HMAC-SHA256 keyed with botocore's ``signature`` key for ``day`` (derived as it
-        derives it), cached per date stamp: each request signs with a copy of it, which is
-        cheaper than keying a new HMAC."""
-        keyed = self._keys.get(day)
-        if keyed is None:
-            secret = self.credentials.secret_key
-            k_date = self._sign(f"AWS4{secret}".encode(), day)
-            k_region = self._sign(k_date, self._region_name)
-            k_service = self._sign(k_region, self._service_name)
-            keyed = hmac.new(self._sign(k_service, "aws4_request"), digestmod="sha256")
-            if len(self._keys) > 3:
-                self._keys.clear()
-            self._keys[day] = keyed
-        return keyed
+    def _signing_key(self, day: str) -> bytes:
+        """botocore's ``signature`` key for ``day`` (derived as it derives it)."""
+        secret = self.credentials.secret_key
+        k_date = self._sign(f"AWS4{secret}".encode(), day)
+        k_region = self._sign(k_date, self._region_name)
+        k_service = self._sign(k_region, self._service_name)
+        key: bytes = self._sign(k_service, "aws4_request")
+        return key
 
-    def headers(self, body: bytes, amz_date: str) -> dict[str, str]:
-        """The signed headers of a POST of ``body`` at ``amz_date`` (``YYYYMMDDTHHMMSSZ``)."""
+    def _for_date(self, amz_date: str) -> _Stamp:
+        """Everything of a signature that only depends on the signing time (see ``_Stamp``)."""
         day = amz_date[:8]
-        canonical = (
-            self._canonical_before + amz_date + self._canonical_after + sha256(body).hexdigest()
-        )
-        string_to_sign = (
-            f"AWS4-HMAC-SHA256\n{amz_date}\n{day}{self._credential_scope_tail}\n"
-            + sha256(canonical.encode("utf-8")).hexdigest()
-        )
-        signing = self._signing_hmac(day).copy()
-        signing.update(string_to_sign.encode("utf-8"))
-        signature = signing.hexdigest()
-        headers = self._base_headers.copy()
+        canonical = sha256((self._canonical_before + amz_date + self._canonical_after).encode())
+        # HMAC-SHA256 (RFC 2104) over the string to sign, up to its last line: the signing key's
+        # inner hash with the string's first lines absorbed, and its outer hash.
+        key = self._signing_key(day).ljust(64, b"\0")  # (SHA-256 keys are 32 bytes)
+        inner = sha256(key.translate(_IPAD))
+        inner.update(f"AWS4-HMAC-SHA256\n{amz_date}\n{day}{self._credential_scope_tail}\n".encode())
+        outer = sha256(key.translate(_OPAD))
+        headers = CIMultiDict(self._base_headers)
         headers["X-Amz-Date"] = amz_date
         if self._token:
             # add_auth puts the token after the date; keep its header order.
             del headers["X-Amz-Security-Token"]
             headers["X-Amz-Security-Token"] = self._token
-        headers["Authorization"] = (
-            f"{self._auth_head}{day}{self._credential_scope_tail}{self._auth_tail}{signature}"
-        )
+        auth = f"{self._auth_head}{day}{self._credential_scope_tail}{self._auth_tail}"
+        return _Stamp(amz_date, canonical, inner, outer, headers, auth)
+
+    def headers(self, body: bytes, amz_date: str) -> CIMultiDict[str]:
+        """The signed headers of a POST of ``body`` at ``amz_date`` (``YYYYMMDDTHHMMSSZ``)."""
+        stamp = self._stamp
+        if stamp is None or stamp.amz_date != amz_date:
+            stamp = self._stamp = self._for_date(amz_date)
+        canonical = stamp.canonical.copy()
+        canonical.update(sha256(body).hexdigest().encode())
+        inner = stamp.inner.copy()
+        inner.update(canonical.hexdigest().encode())
+        outer = stamp.outer.copy()
+        outer.update(inner.digest())
+        headers = stamp.headers.copy()
+        headers.add("Authorization", stamp.authorization + outer.hexdigest())
         return headers
+
+
+# The HMAC pads (RFC 2104), as byte translation tables.
+_IPAD = bytes(b ^ 0x36 for b in range(256))
+_OPAD = bytes(b ^ 0x5C for b in range(256))
+
+
+class _Stamp(NamedTuple):
+    """A signer's work for one signing time (one second), shared by the requests signed in it.
+
+    Per request, only the body's hash, the canonical request's hash (``canonical``: botocore's
+    canonical request, hashed up to the payload hash), and the HMAC of the string to sign (its
+    last line) remain.
+    """
+
+    amz_date: str
+    canonical: Any  # hashlib's sha256 objects
+    inner: Any
+    outer: Any
+    #: Every signed header but ``Authorization``, in ``add_auth``'s order.
+    headers: CIMultiDict[str]
+    #: ``Authorization`` up to the signature.
+    authorization: str
 
 
 # --- the signing clock ---------------------------------------------------------------------------
@@ -201,7 +231,7 @@ class RequestSigner:
             self._date = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(second))
         return self._date
 
-    def headers(self, credentials: ReadOnlyCredentials, body: bytes) -> dict[str, str]:
+    def headers(self, credentials: ReadOnlyCredentials, body: bytes) -> CIMultiDict[str]:
         """The signed headers of a GetSession POST of ``body``, now."""
         signer = self._signer
         if signer is None or signer.credentials is not credentials:
