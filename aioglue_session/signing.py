@@ -22,6 +22,7 @@ DEBUG, which would print the session token.
 from __future__ import annotations
 
 import email.utils
+import hashlib
 import hmac
 import time
 from collections.abc import Callable, Mapping
@@ -139,7 +140,7 @@ class GlueSigner(SigV4Auth):
         inner.update(canonical.hexdigest().encode())
         outer = stamp.outer.copy()
         outer.update(inner.digest())
-        headers = stamp.headers.copy()
+        headers: CIMultiDict[str] = stamp.headers.copy()
         headers.add("Authorization", stamp.authorization + outer.hexdigest())
         return headers
 
@@ -158,9 +159,9 @@ class _Stamp(NamedTuple):
     """
 
     amz_date: str
-    canonical: Any  # hashlib's sha256 objects
-    inner: Any
-    outer: Any
+    canonical: hashlib._Hash
+    inner: hashlib._Hash
+    outer: hashlib._Hash
     #: Every signed header but ``Authorization``, in ``add_auth``'s order.
     headers: CIMultiDict[str]
     #: ``Authorization`` up to the signature.
