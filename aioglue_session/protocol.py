@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import cattrs
@@ -279,6 +279,17 @@ def _bad_reply(status: int, headers: Mapping[str, str], why: str, retry_attempts
     )
 
 
+# The converter's structure function for Session, looked up on the first reply rather than
+# dispatched per reply (~0.3 µs a call) or generated at import.
+_structure: Callable[[Any, type[Session]], Session] | None = None
+
+
+def _structure_hook() -> Callable[[Any, type[Session]], Session]:
+    global _structure
+    _structure = converter.get_structure_hook(Session)
+    return _structure
+
+
 def parse_reply(
     status: int, headers: Mapping[str, str], body: bytes, *, retry_attempts: int = 0
 ) -> Session:
@@ -303,7 +314,7 @@ def parse_reply(
         why = f"reply has a malformed field Session.Id: expected a string, got {got}"
         raise _bad_reply(status, headers, why, retry_attempts)
     try:
-        return converter.structure(raw, Session)
+        return (_structure or _structure_hook())(raw, Session)
     except Exception:
         pass
     try:
