@@ -345,8 +345,8 @@ def resolve_endpoint(
     ``endpoints.json`` (~30 ms to parse) is only read when it can change the answer: with FIPS
     or dual-stack asked for, or custom endpoint data. Without them the bridge asks for no
     endpoint variant, so nothing can be refused, and the region it reports is the region it was
-    given (Glue's entries in the data have no global ``partitionEndpoint``: checked in
-    ``tests/test_endpoints_boto3.py`` against the installed data).
+    given (Glue's entries in botocore's data have no global ``partitionEndpoint``, and only FIPS
+    names are marked deprecated: ``tests/test_settings.py`` checks the installed data).
     """
     real_region = region.replace("fips-", "").replace("-fips", "")
     pseudo = real_region != region
