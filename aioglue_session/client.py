@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import importlib.util
 import logging
 import os
 import sys
@@ -643,6 +642,8 @@ def _telemetry_setup(providers: tuple[Any, Any]) -> type[Telemetry] | bool:
     )
     if wanted:
         return _telemetry_class() or False
+    import importlib.util  # (here: `import aioglue_session` does not need it)
+
     try:
         found = importlib.util.find_spec("opentelemetry") is not None
     except (ImportError, ValueError):  # (ValueError: a module with no __spec__)
