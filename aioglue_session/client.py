@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import os
 import sys
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Mapping
@@ -160,8 +161,9 @@ class GlueSessionClient:
             proxies=proxies,
         )
         self._providers = (tracer_provider, meter_provider)
-        #: Set by open() when opentelemetry-api is installed; None keeps calls free of it.
-        self._telemetry: Telemetry | None = None
+        #: Set by open() when opentelemetry-api is installed (a _PendingTelemetry until the
+        #: application imports OpenTelemetry); None keeps calls free of it.
+        self._telemetry: Telemetry | _PendingTelemetry | None = None
         self._user_http = http_session
         self._botocore_session = botocore_session
         self._transport = transport
@@ -205,24 +207,34 @@ class GlueSessionClient:
             if self._state == _NEW:
                 await self._open()
 
-    def _start_up(self) -> tuple[Settings, CredentialCache, type[Telemetry] | None]:
+    def _start_up(self) -> tuple[Settings, CredentialCache, type[Telemetry] | bool]:
         """Everything at start-up that may block (config files, a CA bundle, imports), in one
         worker-thread hop. The modules that need most of botocore are imported here, not with
-        the package, so that `import aioglue_session` stays light and the loop never pays."""
-        from botocore.credentials import Credentials
+        the package, so that `import aioglue_session` stays light and the loop never pays.
 
+        With explicit keys (and no ``botocore_session``), neither ``botocore.session`` nor
+        ``botocore.credentials`` is imported: the settings are read through a ``ConfigSession``.
+        The last item is the ``Telemetry`` class, or whether to set telemetry up later
+        (``True``: OpenTelemetry is installed but not imported yet, see ``_telemetry_setup``).
+        """
         from . import retries, signing  # noqa: F401  (imported in this thread for _open)
-        from .credentials import CHAIN_DESCRIPTION, CredentialCache, chain_source
+        from .credentials import (
+            CHAIN_DESCRIPTION,
+            CredentialCache,
+            ExplicitCredentials,
+            chain_source,
+        )
 
         config = self._config
         session, settings = config.resolve(self._botocore_session)
         if config.explicit_keys is not None:
-            explicit = Credentials(*config.explicit_keys, method="explicit")
+            explicit = ExplicitCredentials(*config.explicit_keys)
             credentials = CredentialCache(explicit, where="explicit arguments")
         else:
+            assert session is not None
             where = CHAIN_DESCRIPTION.format(profile=session.profile or "default")
             credentials = CredentialCache(chain_source(session), where=where)
-        return settings, credentials, _telemetry_class()
+        return settings, credentials, _telemetry_setup(self._providers)
 
     async def _open(self) -> None:
         settings, self._credentials, telemetry = await asyncio.to_thread(self._start_up)
@@ -251,15 +263,21 @@ class GlueSessionClient:
                 session=self._user_http,
                 proxy=settings.proxy,
             )
-        if telemetry is not None:
-            self._telemetry = telemetry(
-                *self._providers,
-                region=settings.region,
-                endpoint_url=settings.endpoint_url,
-                limiter=self._retrier.limiter,
-            )
         self._settings = settings
+        if telemetry is True:
+            self._telemetry = _PendingTelemetry(self)
+        elif telemetry is not False:
+            self._telemetry = self._new_telemetry(telemetry)
         self._state = _OPEN
+
+    def _new_telemetry(self, telemetry: type[Telemetry]) -> Telemetry:
+        settings = self._opened()
+        return telemetry(
+            *self._providers,
+            region=settings.region,
+            endpoint_url=settings.endpoint_url,
+            limiter=self._retrier.limiter,
+        )
 
     async def close(self) -> None:
         """Close the client: in-flight calls fail with ``ClientClosedError``, every connection
@@ -598,11 +616,46 @@ def _uncancel(task: asyncio.Task[Any]) -> None:
 
 
 _OTEL_MISSING = False
+#: OpenTelemetry's variables that configure a global provider (loaded at its first use).
+_OTEL_PROVIDER_VARIABLES = ("OTEL_PYTHON_TRACER_PROVIDER", "OTEL_PYTHON_METER_PROVIDER")
+
+
+def _otel_imported() -> bool:
+    # (None in sys.modules is an import blocked on purpose.)
+    return sys.modules.get("opentelemetry") is not None
+
+
+def _telemetry_setup(providers: tuple[Any, Any]) -> type[Telemetry] | bool:
+    """At open: the ``Telemetry`` class when telemetry is wanted now (the application has
+    imported OpenTelemetry, passed a provider, or names one in the environment); else ``True``
+    when ``opentelemetry-api`` is installed, to set it up once the application imports it (a
+    ``_PendingTelemetry``), and ``False`` when it is not. Importing OpenTelemetry costs a cold
+    start 5-10 ms, for nothing in an application that does not use it. It may import or search
+    the path for a module: run off the loop."""
+    global _OTEL_MISSING
+    if _OTEL_MISSING:
+        return False
+    wanted = (
+        _otel_imported()
+        or any(provider is not None for provider in providers)
+        or any(name in os.environ for name in _OTEL_PROVIDER_VARIABLES)
+    )
+    if wanted:
+        return _telemetry_class() or False
+    import importlib.util  # (here: `import aioglue_session` does not need it)
+
+    try:
+        found = importlib.util.find_spec("opentelemetry") is not None
+    except (ImportError, ValueError):  # (ValueError: a module with no __spec__)
+        found = False
+    if not found:
+        _OTEL_MISSING = True  # searched for once per process, not at every open
+    return found
 
 
 def _telemetry_class() -> type[Telemetry] | None:
     """``telemetry.Telemetry``, or ``None`` (nothing recorded, nothing
-    imported) when ``opentelemetry-api`` is not installed. It may import: run off the loop."""
+    imported) when ``opentelemetry-api`` is not installed. It may import."""
     global _OTEL_MISSING
     if _OTEL_MISSING:
         return None
@@ -614,3 +667,44 @@ def _telemetry_class() -> type[Telemetry] | None:
         _OTEL_MISSING = True  # searched for once per process, not at every open
         return None
     return Telemetry
+
+
+class _PendingTelemetry:
+    """A client's telemetry while OpenTelemetry is installed but was not imported when the
+    client opened: each call checks whether the application has imported it since (one dict
+    lookup) and, once it has, sets the client's ``Telemetry`` up then (importing
+    ``telemetry.py`` on the loop, once) and goes through it. Until then nothing is recorded, as
+    nothing could be: no provider can be configured without importing OpenTelemetry."""
+
+    __slots__ = ("_client",)
+
+    def __init__(self, client: GlueSessionClient) -> None:
+        self._client = client
+
+    def _ready(self) -> Telemetry | None:
+        if not _otel_imported():
+            return None
+        client = self._client
+        telemetry = _telemetry_class()
+        client._telemetry = None if telemetry is None else client._new_telemetry(telemetry)
+        return client._telemetry
+
+    def start(self) -> Call | None:
+        telemetry = self._ready()
+        return None if telemetry is None else telemetry.start()
+
+    async def wait(
+        self,
+        run: Callable[[Callable[[str], Awaitable[Session]]], Awaitable[Session]],
+        fetch: Callable[[str], Awaitable[Session]],
+        *,
+        until: Iterable[SessionStatus | str],
+        timeout: float,
+    ) -> Session:
+        telemetry = self._ready()
+        if telemetry is None:
+            return await run(fetch)
+        return await telemetry.wait(run, fetch, until=until, timeout=timeout)
+
+    def close(self) -> None:
+        pass

@@ -16,18 +16,25 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import sys
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
-
-from botocore.credentials import Credentials, ReadOnlyCredentials, RefreshableCredentials
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 from .errors import NoCredentialsFoundError
 
 if TYPE_CHECKING:
-    import botocore.session
+    from typing import TypeAlias
 
-__all__ = ["CredentialCache", "redact"]
+    import botocore.session
+    from botocore.credentials import Credentials, ReadOnlyCredentials
+
+# botocore.credentials is not imported here: with explicit keys a client never needs it (it
+# imports botocore.tokens, and its import is part of every cold start otherwise). Its classes are
+# only named for type checks, and an isinstance test against RefreshableCredentials is made only
+# once the module is loaded (see _refreshable).
+
+__all__ = ["CredentialCache", "ExplicitCredentials", "FrozenCredentials", "redact"]
 
 logger = logging.getLogger(__name__)
 
@@ -39,17 +46,64 @@ def redact(value: str | None) -> str:
     return f"{value[:4]}...{value[-4:]}" if len(value) > 12 else "****"
 
 
+class FrozenCredentials(NamedTuple):
+    """botocore's ``ReadOnlyCredentials`` (a named tuple of the same three fields), for the
+    explicit keys' snapshot: what the signer reads."""
+
+    access_key: str
+    secret_key: str
+    token: str | None
+
+
+class ExplicitCredentials:
+    """Keys given to the client, as botocore's ``Credentials(key, secret, token,
+    method="explicit")`` offers them to ``CredentialCache`` (the keys normalised as botocore's
+    ``_normalize`` does, ``method``, ``get_frozen_credentials()``), without importing
+    ``botocore.credentials``."""
+
+    __slots__ = ("access_key", "method", "secret_key", "token")
+
+    def __init__(self, access_key: str, secret_key: str, token: str | None = None) -> None:
+        # botocore.compat.ensure_unicode: str as is, bytes decoded, anything else a TypeError.
+        self.access_key = access_key if isinstance(access_key, str) else str(access_key, "utf-8")
+        self.secret_key = secret_key if isinstance(secret_key, str) else str(secret_key, "utf-8")
+        self.token = token
+        self.method = "explicit"
+
+    def __repr__(self) -> str:
+        return f"ExplicitCredentials(access_key={redact(self.access_key)})"
+
+    def get_frozen_credentials(self) -> ReadOnlyCredentials:
+        # The same named-tuple shape as botocore's (all the signer reads), so typed as it.
+        frozen = FrozenCredentials(self.access_key, self.secret_key, self.token)
+        return cast("ReadOnlyCredentials", frozen)
+
+
+if TYPE_CHECKING:
+    #: Credentials that a cache holds: botocore's (static or refreshable) or explicit keys.
+    Static: TypeAlias = Credentials | ExplicitCredentials
+
+
+def _refreshable(credentials: object) -> bool:
+    """``isinstance(credentials, RefreshableCredentials)``, without importing
+    ``botocore.credentials``: an instance of that class (or of a subclass) exists only once its
+    module has been loaded."""
+    module = sys.modules.get("botocore.credentials")
+    return module is not None and isinstance(credentials, module.RefreshableCredentials)
+
+
 class CredentialCache:
     """Hands out frozen credentials for signing; resolves and refreshes them off the loop.
 
-    ``source`` is either static ``Credentials`` or a zero-argument callable that runs botocore's
-    chain (it is called in a worker thread and may return ``None``); ``where`` describes the chain
-    for the ``NoCredentialsError`` message.
+    ``source`` is either static credentials (botocore's ``Credentials``, refreshable or not, or
+    ``ExplicitCredentials``) or a zero-argument callable that runs botocore's chain (it is called
+    in a worker thread and may return ``None``); ``where`` describes the chain for the
+    ``NoCredentialsError`` message.
     """
 
     def __init__(
         self,
-        source: Credentials | Callable[[], Credentials | None],
+        source: Static | Callable[[], Credentials | None],
         *,
         where: str = "",
         clock: Callable[[], float] = time.time,
@@ -57,16 +111,14 @@ class CredentialCache:
         self._source = source
         self._where = where
         self._clock = clock
-        self._credentials: Credentials | None = source if isinstance(source, Credentials) else None
+        self._credentials: Static | None = None if callable(source) else source
         self._frozen: ReadOnlyCredentials | None = None
         # Wall-clock second after which the snapshot must be looked at again (refresh windows).
         self._advisory_at = float("inf")
         self._mandatory_at = float("inf")
         self._inflight: asyncio.Future[ReadOnlyCredentials] | None = None
         self._background: asyncio.Task[Any] | None = None
-        if self._credentials is not None and not isinstance(
-            self._credentials, RefreshableCredentials
-        ):
+        if self._credentials is not None and not _refreshable(self._credentials):
             self._frozen = self._credentials.get_frozen_credentials()
 
     def __repr__(self) -> str:
@@ -160,13 +212,13 @@ class CredentialCache:
     def _resolve_blocking(self, force: bool) -> tuple[ReadOnlyCredentials, float, float]:
         """Runs in a worker thread: everything here may do file or network I/O."""
         creds = self._credentials
-        if creds is None or (force and not isinstance(creds, RefreshableCredentials)):
+        if creds is None or (force and not _refreshable(creds)):
             # Static keys have nothing newer to fetch; a chain is asked again.
-            creds = self._source if isinstance(self._source, Credentials) else self._source()
+            creds = self._source() if callable(self._source) else self._source
             if creds is None:
                 raise NoCredentialsFoundError(where=self._where or "botocore's credential chain")
             self._credentials = creds
-        if isinstance(creds, RefreshableCredentials):
+        if _refreshable(creds):
             # botocore keeps its refresh machinery private; these are its attributes, read (not
             # re-implemented) so that its rules stay the rules.
             internals: Any = creds

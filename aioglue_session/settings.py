@@ -17,12 +17,13 @@ import logging
 import os
 import ssl
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 from urllib.parse import unquote, urlsplit
 
 import attrs
 from botocore.exceptions import InvalidConfigError, NoRegionError
 
+from .config_session import ConfigSession, can_replace_session
 from .errors import InvalidMaxRetryAttemptsError, InvalidRetryModeError, PartialCredentialsError
 
 if TYPE_CHECKING:
@@ -34,9 +35,25 @@ if TYPE_CHECKING:
 # function that uses it. Those run in the client's start-up thread, so `import aioglue_session`
 # does not pay for botocore.compat, urllib3 and the rest (~30 ms), and the event loop never does.
 
+
+class ConfigSource(Protocol):
+    """What resolving settings reads from a botocore ``Session``: a real one, or a
+    ``config_session.ConfigSession`` (the same answers, without ``botocore.session``)."""
+
+    def get_config_variable(self, logical_name: str) -> Any: ...
+
+    def get_scoped_config(self) -> dict[str, Any]: ...
+
+    @property
+    def full_config(self) -> dict[str, Any]: ...
+
+    def get_component(self, name: str) -> Any: ...
+
+
 __all__ = [
     "DEFAULT_MAX_REPLY_BYTES",
     "ClientConfig",
+    "ConfigSource",
     "Proxy",
     "ResolvedEndpoint",
     "RetryConfig",
@@ -272,7 +289,7 @@ class Settings:
 _endpoint_data: dict[tuple[Any, ...], Any] = {}
 
 
-def _cached(session: botocore.session.Session, what: str, load: Any) -> Any:
+def _cached(session: ConfigSource, what: str, load: Any) -> Any:
     loader = session.get_component("data_loader")
     key = (what, *loader.search_paths)
     if key not in _endpoint_data:
@@ -280,7 +297,7 @@ def _cached(session: botocore.session.Session, what: str, load: Any) -> Any:
     return _endpoint_data[key]
 
 
-def _endpoint_provider(session: botocore.session.Session) -> EndpointProvider:
+def _endpoint_provider(session: ConfigSource) -> EndpointProvider:
     def load(loader: Any) -> EndpointProvider:
         from botocore.endpoint_provider import EndpointProvider
 
@@ -293,7 +310,7 @@ def _endpoint_provider(session: botocore.session.Session) -> EndpointProvider:
     return provider
 
 
-def _flag(session: botocore.session.Session, name: str) -> bool:
+def _flag(session: ConfigSource, name: str) -> bool:
     from botocore.utils import ensure_boolean
 
     value = session.get_config_variable(name)
@@ -313,7 +330,7 @@ class ResolvedEndpoint:
 
 
 def resolve_endpoint(
-    session: botocore.session.Session, region: str, endpoint_url: str | None = None
+    session: ConfigSource, region: str, endpoint_url: str | None = None
 ) -> ResolvedEndpoint:
     """The endpoint and real region for ``region`` as the user named it, the way boto3's
     ``create_client`` resolves them.
@@ -324,6 +341,12 @@ def resolve_endpoint(
     boto3 refuses, with boto3's exception: dual-stack in a partition without it is
     ``EndpointVariantError``, even when ``endpoint_url`` is set. The URL, when ``endpoint_url``
     is not given, is Glue's endpoint rule set's, with the session's FIPS / dual-stack settings.
+
+    ``endpoints.json`` (~30 ms to parse) is only read when it can change the answer: with FIPS
+    or dual-stack asked for, or custom endpoint data. Without them the bridge asks for no
+    endpoint variant, so nothing can be refused, and the region it reports is the region it was
+    given (Glue's entries in botocore's data have no global ``partitionEndpoint``, and only FIPS
+    names are marked deprecated: ``tests/test_settings.py`` checks the installed data).
     """
     real_region = region.replace("fips-", "").replace("-fips", "")
     pseudo = real_region != region
@@ -335,47 +358,66 @@ def resolve_endpoint(
             real_region,
             real_region,
         )
-    # The region and the refusals come from the same pieces boto3 asks (the legacy endpoint
-    # data, with the pseudo-region's FIPS setting in a client Config that overrides the
-    # session's, as boto3's does).
-    from botocore.client import ClientEndpointBridge
-    from botocore.config import Config
-    from botocore.regions import EndpointResolver
+    use_fips = pseudo or _flag(session, "use_fips_endpoint")
+    use_dualstack = _flag(session, "use_dualstack_endpoint")
+    if not use_fips and not use_dualstack and _builtin_endpoint_data(session):
+        # What the bridge would say, without endpoints.json (see the docstring).
+        resolved_region = real_region
+    else:
+        # The region and the refusals come from the same pieces boto3 asks (the legacy endpoint
+        # data, with the pseudo-region's FIPS setting in a client Config that overrides the
+        # session's, as boto3's does).
+        from botocore.client import ClientEndpointBridge
+        from botocore.config import Config
+        from botocore.regions import EndpointResolver
 
-    def load(loader: Any) -> tuple[Any, bool]:
-        data, path = loader.load_data_with_path("endpoints")
-        return data, loader.is_builtin_path(path)
+        def load(loader: Any) -> tuple[Any, bool]:
+            data, path = loader.load_data_with_path("endpoints")
+            return data, loader.is_builtin_path(path)
 
-    data, builtin = _cached(session, "endpoints", load)
-    bridge: Any = ClientEndpointBridge(
-        EndpointResolver(data, uses_builtin_data=builtin),
-        scoped_config=session.get_scoped_config(),
-        client_config=Config(use_fips_endpoint=True) if pseudo else None,
-        config_store=session.get_component("config_store"),
-        service_signature_version="v4",
-    )
-    legacy = bridge.resolve(SERVICE, real_region, endpoint_url)
-    resolved_region = str(legacy["region_name"])
+        data, builtin = _cached(session, "endpoints", load)
+        bridge: Any = ClientEndpointBridge(
+            EndpointResolver(data, uses_builtin_data=builtin),
+            scoped_config=session.get_scoped_config(),
+            client_config=Config(use_fips_endpoint=True) if pseudo else None,
+            config_store=session.get_component("config_store"),
+            service_signature_version="v4",
+        )
+        legacy = bridge.resolve(SERVICE, real_region, endpoint_url)
+        resolved_region = str(legacy["region_name"])
+        if endpoint_url is None and not bridge.resolver_uses_builtin_data():
+            # Custom endpoint data (AWS_DATA_PATH): botocore hands its URL to the rule set as
+            # the endpoint, so it is used as is.
+            return ResolvedEndpoint(url=str(legacy["endpoint_url"]), region=resolved_region)
     if endpoint_url is not None:
         return ResolvedEndpoint(url=endpoint_url, region=resolved_region)
-    if not bridge.resolver_uses_builtin_data():
-        # Custom endpoint data (AWS_DATA_PATH): botocore hands its URL to the rule set as the
-        # endpoint, so it is used as is.
-        url = str(legacy["endpoint_url"])
-    else:
-        url = str(
-            _endpoint_provider(session)
-            .resolve_endpoint(
-                Region=resolved_region,
-                UseFIPS=pseudo or _flag(session, "use_fips_endpoint"),
-                UseDualStack=_flag(session, "use_dualstack_endpoint"),
-            )
-            .url
-        )
+    url = str(
+        _endpoint_provider(session)
+        .resolve_endpoint(Region=resolved_region, UseFIPS=use_fips, UseDualStack=use_dualstack)
+        .url
+    )
     return ResolvedEndpoint(url=url, region=resolved_region)
 
 
-def resolve_region(session: botocore.session.Session, region: str | None) -> str:
+def _builtin_endpoint_data(session: ConfigSource) -> bool:
+    """Whether the ``endpoints`` data botocore would load is its own ``endpoints.json``: the
+    first search path (``data_path`` / ``AWS_DATA_PATH``, ``~/.aws/models``, botocore's) holding
+    the file is the package's. The loader's own lookup (``load_data_with_path``), with a
+    ``stat`` per path instead of parsing the file; ``False`` (read it) for a loader it does not
+    know."""
+    from botocore.loaders import JSONFileLoader
+
+    loader = session.get_component("data_loader")
+    if type(loader.file_loader) is not JSONFileLoader:
+        return False
+    for path in loader.search_paths:
+        candidate = os.path.join(path, "endpoints")
+        if os.path.isdir(path) and loader.file_loader.exists(candidate):
+            return bool(loader.is_builtin_path(candidate))
+    return False
+
+
+def resolve_region(session: ConfigSource, region: str | None) -> str:
     """The region as the user named it (argument, ``AWS_REGION``, the session's ``region``),
     checked to be a host label. A FIPS pseudo-region is returned as named:
     ``resolve_endpoint`` gives the real one."""
@@ -389,7 +431,7 @@ def resolve_region(session: botocore.session.Session, region: str | None) -> str
     return str(region)
 
 
-def _configured_endpoint(session: botocore.session.Session) -> str | None:
+def _configured_endpoint(session: ConfigSource) -> str | None:
     if _flag(session, "ignore_configured_endpoint_urls"):
         return None
     from botocore.configprovider import ConfiguredEndpointProvider
@@ -403,9 +445,7 @@ def _configured_endpoint(session: botocore.session.Session) -> str | None:
     return str(value) if value else None
 
 
-def resolve_retry(
-    session: botocore.session.Session, retry: RetryConfig | None
-) -> tuple[RetryMode, int]:
+def resolve_retry(session: ConfigSource, retry: RetryConfig | None) -> tuple[RetryMode, int]:
     """The retry mode and attempts: the argument, else the environment / profile, else the
     defaults, each through the same check."""
     scoped = session.get_scoped_config()
@@ -421,7 +461,7 @@ def resolve_retry(
     )
 
 
-def resolve_verify(session: botocore.session.Session) -> bool | str:
+def resolve_verify(session: ConfigSource) -> bool | str:
     """The CA bundle, as boto3 picks it: ``AWS_CA_BUNDLE`` / the profile's ``ca_bundle``, else
     ``REQUESTS_CA_BUNDLE``, else ``True`` (botocore's default bundle). A value that is empty or
     blank is botocore's ``InvalidConfigError``, as with boto3."""
@@ -449,7 +489,7 @@ def tls_context(verify: bool | str) -> ssl.SSLContext:
 
 
 def resolve_settings(
-    session: botocore.session.Session,
+    session: ConfigSource,
     *,
     region: str | None,
     endpoint_url: str | None,
@@ -556,10 +596,20 @@ class ClientConfig:
 
     def resolve(
         self, session: botocore.session.Session | None
-    ) -> tuple[botocore.session.Session, Settings]:
-        """Blocking (reads files): the botocore session to take credentials from, and the
-        settings. Runs in a worker thread."""
-        if session is None:
+    ) -> tuple[botocore.session.Session | None, Settings]:
+        """Blocking (reads files): the botocore session to take credentials from (``None`` when
+        the keys are explicit and no session was given), and the settings. Runs in a worker
+        thread."""
+        source: ConfigSource
+        if session is not None:
+            if self.profile is not None:
+                session.set_config_variable("profile", self.profile)
+            source = session
+        elif self.explicit_keys is not None and can_replace_session():
+            # Only settings are read: botocore.session (with botocore.client, its docs machinery
+            # and botocore.credentials, ~20 ms) is not needed for them.
+            source = ConfigSession(profile=self.profile)
+        else:
             # Imported here, in the start-up thread: botocore.session pulls in botocore.client
             # and its documentation machinery (~150 ms) that importing this package need not pay.
             import botocore.session
@@ -569,10 +619,9 @@ class ClientConfig:
             session = botocore.session.Session(
                 profile=self.profile, include_builtin_handlers=self.explicit_keys is None
             )
-        elif self.profile is not None:
-            session.set_config_variable("profile", self.profile)
+            source = session
         settings = resolve_settings(
-            session,
+            source,
             region=self.region,
             endpoint_url=self.endpoint_url,
             retry=self.retry,

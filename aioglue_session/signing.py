@@ -32,10 +32,12 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
-from botocore.credentials import ReadOnlyCredentials
 from multidict import CIMultiDict
 
 from .protocol import CONTENT_TYPE, TARGET
+
+if TYPE_CHECKING:
+    from botocore.credentials import ReadOnlyCredentials
 
 __all__ = ["SKEW_CODES", "GlueSigner", "RequestSigner", "clock_offset"]
 

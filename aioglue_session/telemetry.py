@@ -1,9 +1,13 @@
 """OpenTelemetry: a ``CLIENT`` span per ``GetSession`` call, an event per retry, four instruments.
 
-The client imports this module when it opens, and only when ``opentelemetry-api`` can be
-imported (``pip install aioglue-session[otel]``); without it nothing here is loaded and nothing is
-recorded. Providers passed to the client are used; otherwise the global ones, so an application
-that configured OpenTelemetry gets spans and metrics with no code.
+The client imports this module only when ``opentelemetry-api`` is installed
+(``pip install aioglue-session[otel]``); without it nothing here is loaded and nothing is
+recorded. It imports it when it opens if the application has imported OpenTelemetry, passed a
+provider, or names one in ``OTEL_PYTHON_TRACER_PROVIDER`` / ``OTEL_PYTHON_METER_PROVIDER``;
+otherwise at the first call after the application imports OpenTelemetry (until then nothing
+could be recorded, and a cold start does not pay for the import). Providers passed to the client
+are used; otherwise the global ones, so an application that configured OpenTelemetry gets spans
+and metrics with no code.
 
 What is recorded follows OpenTelemetry's semantic conventions for AWS SDK calls:
 

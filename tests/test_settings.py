@@ -326,3 +326,21 @@ async def test_endpoints_botocore_refuses_are_refused(url: str) -> None:
             aws_access_key_id="a",
             aws_secret_access_key="b",
         )
+
+
+def test_the_endpoint_data_cannot_change_a_plain_regions_answer() -> None:
+    # settings.resolve_endpoint skips endpoints.json without FIPS, dual-stack or custom data,
+    # because then botocore's bridge reports the region it was given and logs nothing: Glue has
+    # no global endpoint (partitionEndpoint, isRegionalized false) in any partition, and the only
+    # entries marked deprecated (logged) are FIPS names, which always read the data.
+    from botocore.loaders import Loader
+
+    data = Loader().load_data("endpoints")
+    for partition in data["partitions"]:
+        glue = partition["services"].get("glue", {})
+        assert "partitionEndpoint" not in glue, partition["partition"]
+        assert glue.get("isRegionalized", True), partition["partition"]
+        assert "partitionEndpoint" not in glue.get("defaults", {}), partition["partition"]
+        for name, entry in glue.get("endpoints", {}).items():
+            if entry.get("deprecated"):  # a FIPS pseudo-region, as resolve_endpoint tells them
+                assert name.replace("fips-", "").replace("-fips", "") != name, name

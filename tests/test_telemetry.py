@@ -651,6 +651,115 @@ def test_opentelemetry_configured_after_the_client_opened_is_picked_up() -> None
     assert result == {"spans": 2, "calls": 2}
 
 
+LATE_SDK = f"""
+    SDK_SOURCE = {textwrap.dedent(SDK)!r}
+
+    def late_sdk():
+        # Import and configure OpenTelemetry now, as an application may after start-up.
+        namespace = {{}}
+        exec(SDK_SOURCE, namespace)
+        tp, mp, exporter, reader = namespace["sdk"]()
+        namespace["trace"].set_tracer_provider(tp)
+        namespace["metrics"].set_meter_provider(mp)
+        return exporter, lambda: namespace["calls"](reader)
+"""
+
+
+def test_opentelemetry_imported_after_the_client_opened_is_set_up_at_the_next_call() -> None:
+    # Nothing imported OpenTelemetry when the client opened, so neither did the client; the
+    # application imports and configures it later, and the next calls are traced.
+    result = run_script(
+        MOCK_CLIENT
+        + LATE_SDK
+        + """
+    async def main():
+        async with glue() as g:
+            await g.get_session("s-1")
+            await g.wait_for_session("s-1")
+            before = sorted(m for m in sys.modules if "opentelemetry" in m or "telemetry" in m)
+            exporter, calls = late_sdk()
+            await g.get_session("s-1")
+            await g.wait_for_session("s-1")
+            return before, [s.name for s in exporter.get_finished_spans()], calls()
+
+    before, spans, calls = asyncio.run(main())
+    print(json.dumps({"before": before, "spans": spans, "calls": calls}))
+    """
+    )
+    assert result == {
+        "before": [],
+        "spans": ["Glue.GetSession", "Glue.GetSession", "GlueSessionClient.wait_for_session"],
+        "calls": 2,
+    }
+
+
+def test_a_waiter_is_traced_once_opentelemetry_is_imported() -> None:
+    # The first call after the import is a waiter: its span, and its poll's span under it.
+    result = run_script(
+        MOCK_CLIENT
+        + LATE_SDK
+        + """
+    async def main():
+        async with glue() as g:
+            await g.get_session("s-1")
+            exporter, calls = late_sdk()
+            await g.wait_for_session("s-1")
+            spans = exporter.get_finished_spans()
+            return [s.name for s in spans], spans[0].parent.span_id == spans[1].context.span_id
+
+    print(json.dumps(asyncio.run(main())))
+    """
+    )
+    assert result == [["Glue.GetSession", "GlueSessionClient.wait_for_session"], True]
+
+
+def test_opentelemetry_is_not_imported_when_the_application_does_not_use_it() -> None:
+    # Installed, but not imported by the application, no provider passed, none in the
+    # environment: opening the client and calling it import nothing of it.
+    result = run_script(
+        MOCK_CLIENT
+        + """
+    async def main():
+        async with glue() as g:
+            await g.get_session("s-1")
+            await g.wait_for_session("s-1")
+            return [r.ok async for r in g.get_sessions(["s-1", "s-2"])]
+
+    bulk = asyncio.run(main())
+    print(json.dumps({
+        "bulk": bulk,
+        "loaded": sorted(m for m in sys.modules if m.startswith("opentelemetry")),
+        "telemetry_module": "aioglue_session.telemetry" in sys.modules,
+    }))
+    """
+    )
+    assert result == {"bulk": [True, True], "loaded": [], "telemetry_module": False}
+
+
+def test_a_provider_in_the_environment_sets_telemetry_up_at_open() -> None:
+    # OTEL_PYTHON_TRACER_PROVIDER names the global provider OpenTelemetry loads at first use:
+    # the client sets telemetry up when it opens, and its calls are traced with no code.
+    result = run_script(
+        """
+    import os
+    os.environ["OTEL_PYTHON_TRACER_PROVIDER"] = "sdk_tracer_provider"
+    """
+        + MOCK_CLIENT
+        + """
+    async def main():
+        async with glue() as g:
+            opened = "aioglue_session.telemetry" in sys.modules
+            await g.get_session("s-1")
+        from opentelemetry import trace
+        return opened, type(trace.get_tracer_provider()).__module__
+
+    opened, provider = asyncio.run(main())
+    print(json.dumps({"opened": opened, "provider": provider}))
+    """
+    )
+    assert result == {"opened": True, "provider": "opentelemetry.sdk.trace"}
+
+
 def test_explicit_providers_override_the_global_ones() -> None:
     result = run_script(
         MOCK_CLIENT
