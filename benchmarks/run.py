@@ -14,8 +14,9 @@ and nothing else, the same way: aioglue-session through ``AWS_CA_BUNDLE``, aiobo
 ``verify=<CA file>`` (and ``AWS_CA_BUNDLE``), the floor through
 ``ssl.create_default_context(cafile=<CA file>)``. Every measurement runs in a fresh child process
 (this script with ``--child``) with ``AWS_*``, ``OTEL_*`` and proxy variables cleared, so peak RSS
-and cold start are each client's own and no local configuration leaks in. The three clients get
-the same id list and the same concurrency C:
+and cold start are each client's own and no local configuration leaks in; every client's
+modules are compiled to bytecode first, as an install does (``compile_bytecode``). The three
+clients get the same id list and the same concurrency C:
 
 * ``aioglue``: ``GlueSessionClient.get_sessions(ids, concurrency=C)``, pool of C connections
   (signed requests, retries armed, typed ``Session`` objects);
@@ -371,16 +372,38 @@ def child(
 
 def child_env(workdir: Path) -> dict[str, str]:
     """The parent's environment without anything that would steer a client: AWS settings (a
-    stray ``AWS_CA_BUNDLE`` or ``retry_mode``), OpenTelemetry settings, proxies."""
+    stray ``AWS_CA_BUNDLE`` or ``retry_mode``), OpenTelemetry settings, proxies, and
+    ``PYTHONDONTWRITEBYTECODE`` (see ``compile_bytecode``)."""
     env = {
         key: value
         for key, value in os.environ.items()
-        if not key.startswith(("AWS_", "OTEL_")) and not key.lower().endswith("_proxy")
+        if not key.startswith(("AWS_", "OTEL_"))
+        and not key.lower().endswith("_proxy")
+        and key != "PYTHONDONTWRITEBYTECODE"
     }
     env["AWS_CONFIG_FILE"] = str(workdir / "no-aws-config")
     env["AWS_SHARED_CREDENTIALS_FILE"] = str(workdir / "no-aws-credentials")
     env["AWS_EC2_METADATA_DISABLED"] = "true"
     return env
+
+
+def compile_bytecode() -> None:
+    """Compile every client's modules to bytecode, as an install does.
+
+    pip compiles what it installs, but not an editable install's sources, and uv compiles
+    nothing unless asked; with ``PYTHONDONTWRITEBYTECODE`` set, a fresh process would then
+    compile a package on every import, which is not what its users pay. So the measured import
+    and cold-start times are those of compiled modules, for every client alike.
+    """
+    import importlib.util
+
+    for module in ("aioglue_session", "aiohttp", "aiobotocore", "botocore", "multidict", "yarl"):
+        spec = importlib.util.find_spec(module)
+        if spec is not None and spec.submodule_search_locations:
+            folder = next(iter(spec.submodule_search_locations))
+            subprocess.run(
+                [sys.executable, "-m", "compileall", "-q", folder], check=False, timeout=600
+            )
 
 
 @contextmanager
@@ -607,6 +630,7 @@ def main() -> None:
         node.setdefault(path[-1], []).append(value)
 
     started = time.perf_counter()
+    compile_bytecode()
     with ExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="aioglue-bench-")))
         env = child_env(workdir)
