@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import sys
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, NamedTuple, Protocol, runtime_checkable
 from urllib.parse import urlsplit
@@ -141,6 +142,137 @@ def _without_request_headers(exc: aiohttp.ClientHttpProxyError) -> aiohttp.Clien
     )
 
 
+class ReadWatch:
+    """Read timeouts for all the requests of one transport, on one loop timer.
+
+    A request times out when no data came for ``read`` seconds: counted from when it is sent
+    (on a new connection, once that connection is open), restarted when the reply's headers
+    arrive and while its body keeps arriving; as boto3's ``read_timeout`` and aiohttp's
+    ``sock_read``.
+    aiohttp's ``sock_read`` arms a loop timer per request and moves it at every chunk received:
+    three timers per GetSession over TLS, each costing its way through asyncio's timer heap
+    (~2 µs of CPU per lookup in all). Here a request's deadline is a number, and one timer every
+    ``tick`` seconds (a tenth of ``read``, between 10 ms and 1 s: a timeout fires at most that
+    late) looks at the requests in flight, which the send slots keep to ``max_connections``. A
+    request past its deadline has its task cancelled, and ``AiohttpTransport.send`` turns that
+    cancellation into botocore's ``ReadTimeoutError`` (as ``asyncio.timeout`` does: a
+    cancellation that came from elsewhere at the same time still propagates, on Python 3.11+).
+    """
+
+    def __init__(self, read: float) -> None:
+        self.read = read
+        self.tick = min(1.0, max(0.01, read / 10))
+        self._watched: dict[asyncio.Task[Any], _Watched] = {}
+        self._timer: asyncio.TimerHandle | None = None
+
+    def start(self) -> _Watched | None:
+        """Watch the current task's request (``None`` outside a task: nothing to cancel)."""
+        task = asyncio.current_task()
+        if task is None:  # pragma: no cover - asyncio always runs coroutines in tasks
+            return None
+        watched = _Watched(self, task)
+        self._watched[task] = watched
+        if self._timer is None:
+            self._timer = task.get_loop().call_later(self.tick, self._check)
+        return watched
+
+    def connecting(self, started: bool) -> None:
+        """The current task's request opens a new connection (``started``), or is done with
+        that: its read clock does not run while it connects (the connect timeout applies)."""
+        task = asyncio.current_task()
+        watched = None if task is None else self._watched.get(task)
+        if watched is not None and watched.response is None:
+            watched.deadline = float("inf") if started else watched.clock() + self.read
+
+    def _check(self) -> None:
+        self._timer = None
+        if not self._watched:
+            return
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        read = self.read
+        for watched in list(self._watched.values()):
+            response = watched.response
+            if response is not None:
+                received = response.content.total_bytes
+                if received != watched.seen:  # the body is still arriving
+                    watched.seen = received
+                    watched.deadline = now + read
+                    continue
+            if now >= watched.deadline and not watched.fired:
+                watched.fired = True
+                watched.task.cancel()
+        self._timer = loop.call_later(self.tick, self._check)
+
+    def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+
+class _Watched:
+    """One request under a ``ReadWatch``."""
+
+    __slots__ = ("clock", "deadline", "fired", "response", "seen", "task", "watch")
+
+    def __init__(self, watch: ReadWatch, task: asyncio.Task[Any]) -> None:
+        self.watch = watch
+        self.task = task
+        self.clock = task.get_loop().time
+        #: Loop time past which the request has timed out (none while it opens a connection:
+        #: that is the connect timeout's, which aiohttp enforces).
+        self.deadline = self.clock() + watch.read
+        self.response: aiohttp.ClientResponse | None = None
+        self.seen = 0
+        self.fired = False
+
+    @property
+    def read(self) -> float:
+        return self.watch.read
+
+    def reading(self, response: aiohttp.ClientResponse) -> None:
+        """The reply's headers arrived: its body's read clock starts."""
+        self.response = response
+        self.seen = response.content.total_bytes
+        self.deadline = self.clock() + self.watch.read
+
+    def timed_out(self) -> bool:
+        """Whether the watch cancelled this request, and only the watch: the cancellation is
+        then taken back (Python 3.11+; 3.10 keeps no count of cancellations)."""
+        if not self.fired:
+            return False
+        if sys.version_info >= (3, 11):
+            self.task.uncancel()
+            return self.task.cancelling() == 0
+        return True  # pragma: no cover - Python 3.10
+
+    def stop(self) -> None:
+        self.watch._watched.pop(self.task, None)
+
+
+class _Connector(aiohttp.TCPConnector):
+    """aiohttp's connector, telling a ``ReadWatch`` while a request opens a new connection.
+
+    (``_create_connection`` is aiohttp's, private, and only called for a new connection, so a
+    request on a pooled one pays nothing. Were it renamed, connecting would count against the
+    read timeout, never the other way round: tests/test_tls.py would fail.)
+    """
+
+    def __init__(self, watch: ReadWatch | None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._read_watch = watch
+
+    async def _create_connection(self, *args: Any, **kwargs: Any) -> Any:
+        watch = self._read_watch
+        if watch is None:
+            return await super()._create_connection(*args, **kwargs)
+        watch.connecting(True)
+        try:
+            return await super()._create_connection(*args, **kwargs)
+        finally:
+            watch.connecting(False)
+
+
 class AiohttpTransport:
     """The real transport: POSTs on a pooled ``aiohttp.ClientSession``.
 
@@ -171,14 +303,18 @@ class AiohttpTransport:
         proxy: Proxy | None = None,
     ) -> None:
         timeouts = timeouts or Timeouts()
-        self._connect, self._read = timeouts.connect, timeouts.read
-        self._timeout = aiohttp.ClientTimeout(
-            total=None, sock_connect=timeouts.connect, sock_read=timeouts.read
-        )
         self._cap = max_reply_bytes
         self._owned = session is None
+        # The read timeout: this transport's own watch on its own connector (see ReadWatch),
+        # aiohttp's sock_read on a session it was given.
+        self._watch = ReadWatch(timeouts.read) if session is None and timeouts.read else None
+        self._connect = timeouts.connect
+        self._read = None if self._watch is not None else timeouts.read
+        self._timeout = aiohttp.ClientTimeout(
+            total=None, sock_connect=self._connect, sock_read=self._read
+        )
         if session is None:
-            connector = aiohttp.TCPConnector(limit=max_connections, limit_per_host=0, ssl=ssl)
+            connector = _Connector(self._watch, limit=max_connections, limit_per_host=0, ssl=ssl)
             session = aiohttp.ClientSession(
                 connector=connector, timeout=self._timeout, auto_decompress=True
             )
@@ -220,6 +356,8 @@ class AiohttpTransport:
             request_timeout = aiohttp.ClientTimeout(
                 total=timeout, sock_connect=self._connect, sock_read=self._read
             )
+        watch = self._watch
+        watched = None if watch is None else watch.start()
         try:
             if self._proxy is None:
                 request = self._session.post(
@@ -228,6 +366,8 @@ class AiohttpTransport:
             else:
                 request = self._post_via_proxy(url, headers, body, request_timeout)
             async with request as response:
+                if watched is not None:
+                    watched.reading(response)
                 length = response.content_length
                 if (
                     length is not None
@@ -245,6 +385,15 @@ class AiohttpTransport:
             refused = _without_request_headers(exc)
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             raise network_error(exc, url, self._proxy) from exc
+        except asyncio.CancelledError:
+            if watched is not None and watched.timed_out():
+                raise ReadTimeoutError(
+                    endpoint_url=url, error=f"no data from the endpoint for {watched.read} s"
+                ) from None
+            raise
+        finally:
+            if watched is not None:
+                watched.stop()
         raise network_error(refused, url, self._proxy) from refused
 
     def _post_via_proxy(
@@ -296,6 +445,8 @@ class AiohttpTransport:
 
     async def aclose(self) -> None:
         """Close the ``aiohttp.ClientSession``, unless it was given as ``session``."""
+        if self._watch is not None:
+            self._watch.close()
         if self._owned:
             await self._session.close()
 

@@ -137,6 +137,16 @@ def stall(seconds: float) -> Action:
     return Action("stall", seconds=seconds)
 
 
+def trickle(pieces: int, gap: float) -> Action:
+    """A full reply whose body comes in ``pieces`` writes, ``gap`` seconds apart."""
+    return Action("trickle", seconds=gap, size=pieces)
+
+
+def stall_in_body(seconds: float) -> Action:
+    """The headers and the start of the body, then nothing for ``seconds``."""
+    return Action("stall_body", seconds=seconds)
+
+
 def truncated_json() -> Action:
     return Action(
         "raw",
@@ -400,6 +410,29 @@ class FaultServer:
                 body=json.dumps({"Session": session_document(session_id)}).encode(),
                 content_type=JSON_TYPE,
             )
+        if kind in ("trickle", "stall_body"):
+            body = json.dumps({"Session": session_document(session_id)}).encode()
+            response = web.StreamResponse(
+                status=200,
+                headers={
+                    "Content-Type": JSON_TYPE,
+                    "Content-Length": str(len(body)),
+                    "x-amzn-RequestId": rid,
+                },
+            )
+            await response.prepare(request)
+            if kind == "stall_body":
+                pieces, gap = [body[:20], body[20:]], action.seconds
+            else:
+                step = -(-len(body) // action.size)
+                pieces = [body[i : i + step] for i in range(0, len(body), step)]
+                gap = action.seconds
+            for i, piece in enumerate(pieces):
+                if i:
+                    await asyncio.sleep(gap)
+                await response.write(piece)
+            await response.write_eof()
+            return response
         if kind == "raw":
             return web.Response(
                 status=action.status,

@@ -14,6 +14,7 @@ import ssl
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import botocore.httpsession
 import pytest
@@ -32,6 +33,8 @@ from wire import (
     server_context,
     write_ca,
 )
+
+from aioglue_session import GlueSessionClient, RetryConfig, Timeouts
 
 
 @pytest.fixture(scope="module")
@@ -254,3 +257,28 @@ async def test_a_tls_failure_that_is_not_the_certificate_is_retried_as_boto3_doe
         assert not isinstance(mine.kwargs["error"], ssl.SSLCertVerificationError)
         assert relay.connections == boto3_connections == 3
         assert len(sleep.delays) == len(boto3_sleeps.delays) == 2
+
+
+async def test_a_slow_handshake_is_the_connect_timeouts_not_the_reads(
+    env: Path, monkeypatch: pytest.MonkeyPatch, ca_file: str, tls_server: FaultServer
+) -> None:
+    # The TLS handshake takes ~0.6 s (a relay that waits before relaying), longer than the read
+    # timeout: as with boto3 (and aiohttp's sock_read), opening a connection is the connect
+    # timeout's business, and the read clock starts once the request goes out.
+    monkeypatch.setenv("AWS_CA_BUNDLE", ca_file)
+    port = urlsplit(tls_server.url).port
+    assert port is not None
+    async with (
+        Relay(port, delay=0.6) as relay,
+        GlueSessionClient(
+            region="us-east-1",
+            aws_access_key_id="AKIDEXAMPLE",
+            aws_secret_access_key="secret",
+            endpoint_url=f"https://127.0.0.1:{relay.port}",
+            timeouts=Timeouts(connect=5, read=0.3),
+            retry=RetryConfig(max_attempts=1),
+        ) as glue,
+    ):
+        session = await glue.get_session("s-1")
+    assert session.id == "s-1"
+    assert relay.connections == 1

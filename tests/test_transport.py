@@ -6,6 +6,7 @@ import asyncio
 import gzip
 import json
 import re
+import sys
 from datetime import datetime
 from typing import Any
 from unittest import mock
@@ -18,9 +19,9 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from conftest import InstantSleep, assert_no_leaks
-from faultserver import FaultServer, huge, raw
+from faultserver import FaultServer, huge, raw, stall, stall_in_body, trickle
 
-from aioglue_session import GlueSessionClient, SessionStatus, Timeouts, errors
+from aioglue_session import GlueSessionClient, RetryConfig, SessionStatus, Timeouts, errors
 from aioglue_session.transport import MockTransport, RawReply, Request
 
 URL = "https://glue.eu-west-1.amazonaws.com/"
@@ -353,3 +354,81 @@ async def test_transport_and_http_session_are_exclusive() -> None:
     async with aiohttp.ClientSession() as http:
         with pytest.raises(ValueError, match="transport or http_session"):
             client(transport=MockTransport(session_reply), http_session=http)
+
+
+# --- the read timeout -----------------------------------------------------------------------------
+# No data for `read` seconds fails the attempt with botocore's ReadTimeoutError; a reply whose data
+# keeps coming does not, however long it takes in all (boto3's read_timeout, aiohttp's sock_read).
+# The transport watches its requests on one timer rather than aiohttp's timer per request
+# (transport.ReadWatch); the slow-handshake case (connecting is not reading) is in test_tls.py.
+
+
+async def test_a_body_that_keeps_arriving_is_not_a_read_timeout(fault_server: FaultServer) -> None:
+    fault_server.default = trickle(6, 0.12)  # ~0.6 s in all, no gap near the read timeout
+    async with client(
+        endpoint_url=fault_server.url, timeouts=Timeouts(connect=1, read=0.35)
+    ) as glue:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        session = await glue.get_session("s-1")
+        elapsed = loop.time() - started
+        assert_no_leaks(glue)
+    assert session.id == "s-1"
+    assert fault_server.count == 1
+    assert elapsed >= 0.5  # longer than `read`, and still not a timeout
+
+
+async def test_a_body_that_stops_arriving_is_a_read_timeout(fault_server: FaultServer) -> None:
+    fault_server.default = stall_in_body(5)
+    async with client(
+        endpoint_url=fault_server.url,
+        timeouts=Timeouts(connect=1, read=0.3),
+        retry=RetryConfig(max_attempts=2),
+        sleep=InstantSleep(),
+    ) as glue:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        with pytest.raises(errors.ReadTimeoutError) as info:
+            await glue.get_session("s-1")
+        elapsed = loop.time() - started
+        assert_no_leaks(glue)
+    assert fault_server.count == 2
+    assert 0.6 <= elapsed < 1.5  # two attempts of `read` each (the watch may fire a tick late)
+    assert fault_server.url.rstrip("/") in str(info.value)
+    if sys.version_info >= (3, 11):
+        task = asyncio.current_task()
+        assert task is not None and task.cancelling() == 0  # the watch's cancels taken back
+
+
+async def test_a_read_timeout_is_the_same_error_with_a_total_budget(
+    fault_server: FaultServer,
+) -> None:
+    fault_server.default = stall(5)
+    async with client(
+        endpoint_url=fault_server.url,
+        timeouts=Timeouts(connect=1, read=0.2, total=30),
+        retry=RetryConfig(max_attempts=1),
+    ) as glue:
+        with pytest.raises(errors.ReadTimeoutError):
+            await glue.get_session("s-1")
+        assert_no_leaks(glue)
+
+
+async def test_the_callers_own_timeout_and_cancellation_still_win(
+    fault_server: FaultServer,
+) -> None:
+    fault_server.default = stall(5)
+    async with client(
+        endpoint_url=fault_server.url, timeouts=Timeouts(connect=1, read=0.25)
+    ) as glue:
+        # The caller gives up first: its TimeoutError, not the client's ReadTimeoutError.
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(glue.get_session("s-1"), 0.1)
+        # The caller cancels while the watch fires: the cancellation propagates.
+        call = asyncio.ensure_future(glue.get_session("s-2"))
+        await asyncio.sleep(0.2)
+        call.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await call
+        await asyncio.sleep(0.3)  # past the read timeout: nothing fires into this task
+        assert_no_leaks(glue)

@@ -218,15 +218,19 @@ class ForwardProxy(_Server):
 
 
 class Relay(_Server):
-    """A TCP relay to ``127.0.0.1:target_port`` counting the connections made through it."""
+    """A TCP relay to ``127.0.0.1:target_port`` counting the connections made through it;
+    ``delay`` seconds pass before it starts relaying a connection (a slow TLS handshake)."""
 
-    def __init__(self, target_port: int) -> None:
+    def __init__(self, target_port: int, *, delay: float = 0.0) -> None:
         super().__init__()
         self.target_port = target_port
+        self.delay = delay
         self.connections = 0
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
+        if self.delay:
+            await asyncio.sleep(self.delay)
         await self._relay(reader, writer, "127.0.0.1", self.target_port)
 
 
