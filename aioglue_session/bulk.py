@@ -125,24 +125,24 @@ async def _results(
             exhausted = True
         return item
 
-    def pull_now() -> Any:
-        """The next id of a plain iterable (no coroutine per id), or ``_END``."""
-        nonlocal exhausted
-        item = _END if exhausted else next(source, _END)
-        if item is _END:
-            exhausted = True
-        return item
-
     async def worker() -> None:
+        nonlocal exhausted
         try:
             while not failure:
                 if not credits.try_take():
                     await credits.take()
                 if failure:
                     return
-                item = await pull() if is_async else pull_now()
-                while isinstance(item, str) and item in seen:
-                    item = await pull() if is_async else pull_now()
+                if is_async:
+                    item = await pull()
+                    while isinstance(item, str) and item in seen:
+                        item = await pull()
+                else:  # (the common case: no call per id)
+                    item = _END if exhausted else next(source, _END)
+                    while isinstance(item, str) and item in seen:
+                        item = next(source, _END)
+                    if item is _END:
+                        exhausted = True
                 if item is _END:
                     credits.give()
                     return

@@ -477,9 +477,9 @@ class GlueSessionClient:
         self._check_open()
         validate_request_origin(request_origin)
 
-        def fetch(session_id: str) -> Awaitable[Session]:
-            return self.get_session(session_id, request_origin=request_origin)
-
+        fetch: Callable[[str], Awaitable[Session]] = self.get_session
+        if request_origin is not None:
+            fetch = functools.partial(self.get_session, request_origin=request_origin)
         return iter_session_results(fetch, ids, concurrency=concurrency)
 
     async def wait_for_session(
