@@ -530,6 +530,10 @@ def test_long_non_json_body_is_excerpted() -> None:
         # botocore reads these bodies only as UTF-8: a BOM or UTF-16 is not its JSON.
         (b'\xef\xbb\xbf{"Session": {"Id": "x"}}', "not valid JSON in UTF-8"),
         ('{"Session": {"Id": "x"}}'.encode("utf-16"), "not valid JSON in UTF-8"),
+        # One document, all of the body: extra data after it is not JSON (json.loads' rule).
+        (b'{"Session": {"Id": "x"}} x', "not valid JSON"),
+        (b'{"Session": {"Id": "x"}}{}', "not valid JSON"),
+        (b"[" * 100_000 + b"]" * 100_000, "not valid JSON"),  # nested past the recursion limit
     ],
 )
 def test_malformed_success_bodies_are_typed_errors(raw: bytes, why: str) -> None:
@@ -539,6 +543,19 @@ def test_malformed_success_bodies_are_typed_errors(raw: bytes, why: str) -> None
     assert why in info.value.message
     assert info.value.request_id == "r"
     assert info.value.retry_attempts == 1
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"Session": {"Id": "x"}}',
+        b' \t\r\n{"Session": {"Id": "x"}}',
+        b'{"Session": {"Id": "x"}}\n',
+        b'\n {"Session" : { "Id" : "x" } } \n',
+    ],
+)
+def test_white_space_around_the_document_is_json(raw: bytes) -> None:
+    assert parse_reply(200, {}, raw).id == "x"
 
 
 def test_exceptions_pickle_round_trip() -> None:
