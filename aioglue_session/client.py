@@ -690,6 +690,8 @@ class _PendingTelemetry:
         return client._telemetry
 
     def start(self) -> Call | None:
+        if sys.modules.get("opentelemetry") is None:  # (_otel_imported, inline: once per call)
+            return None
         telemetry = self._ready()
         return None if telemetry is None else telemetry.start()
 
