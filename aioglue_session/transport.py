@@ -316,7 +316,11 @@ class AiohttpTransport:
         if session is None:
             connector = _Connector(self._watch, limit=max_connections, limit_per_host=0, ssl=ssl)
             session = aiohttp.ClientSession(
-                connector=connector, timeout=self._timeout, auto_decompress=True
+                connector=connector,
+                timeout=self._timeout,
+                auto_decompress=True,
+                # As boto3 (urllib3 keeps no cookies): a Set-Cookie is never sent back.
+                cookie_jar=aiohttp.DummyCookieJar(),
             )
         self._session = session
         self._proxy = proxy

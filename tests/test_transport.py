@@ -432,3 +432,15 @@ async def test_the_callers_own_timeout_and_cancellation_still_win(
             await call
         await asyncio.sleep(0.3)  # past the read timeout: nothing fires into this task
         assert_no_leaks(glue)
+
+
+async def test_cookies_are_not_kept(fault_server: FaultServer) -> None:
+    # boto3's urllib3 keeps no cookies: a Set-Cookie in a reply is never sent back.
+    doc = json.dumps(SESSION_DOC).encode()
+    fault_server.script(
+        [raw(200, {"Set-Cookie": "AWSALB=sticky; Path=/", "Content-Type": "application/json"}, doc)]
+    )
+    async with client(endpoint_url=fault_server.url) as glue:
+        await glue.get_session("s-1")
+        await glue.get_session("s-1")
+    assert [r.headers.get("Cookie") for r in fault_server.requests] == [None, None]
