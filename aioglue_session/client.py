@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import os
 import sys
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Mapping
@@ -22,6 +21,7 @@ import botocore
 from botocore.exceptions import BotoCoreError, ReadTimeoutError
 
 from . import errors
+from ._otel import PendingTelemetry, telemetry_setup
 from ._slots import Slots
 from ._version import __version__
 from .bulk import iter_session_results
@@ -161,9 +161,9 @@ class GlueSessionClient:
             proxies=proxies,
         )
         self._providers = (tracer_provider, meter_provider)
-        #: Set by open() when opentelemetry-api is installed (a _PendingTelemetry until the
+        #: Set by open() when opentelemetry-api is installed (a PendingTelemetry until the
         #: application imports OpenTelemetry); None keeps calls free of it.
-        self._telemetry: Telemetry | _PendingTelemetry | None = None
+        self._telemetry: Telemetry | PendingTelemetry | None = None
         self._user_http = http_session
         self._botocore_session = botocore_session
         self._transport = transport
@@ -215,7 +215,7 @@ class GlueSessionClient:
         With explicit keys (and no ``botocore_session``), neither ``botocore.session`` nor
         ``botocore.credentials`` is imported: the settings are read through a ``ConfigSession``.
         The last item is the ``Telemetry`` class, or whether to set telemetry up later
-        (``True``: OpenTelemetry is installed but not imported yet, see ``_telemetry_setup``).
+        (``True``: OpenTelemetry is installed but not imported yet, see ``_otel``).
         """
         from . import retries, signing  # noqa: F401  (imported in this thread for _open)
         from .credentials import (
@@ -234,7 +234,7 @@ class GlueSessionClient:
             assert session is not None
             where = CHAIN_DESCRIPTION.format(profile=session.profile or "default")
             credentials = CredentialCache(chain_source(session), where=where)
-        return settings, credentials, _telemetry_setup(self._providers)
+        return settings, credentials, telemetry_setup(self._providers)
 
     async def _open(self) -> None:
         settings, self._credentials, telemetry = await asyncio.to_thread(self._start_up)
@@ -265,19 +265,23 @@ class GlueSessionClient:
             )
         self._settings = settings
         if telemetry is True:
-            self._telemetry = _PendingTelemetry(self)
+            self._telemetry = PendingTelemetry(self._activate_telemetry)
         elif telemetry is not False:
-            self._telemetry = self._new_telemetry(telemetry)
+            self._activate_telemetry(telemetry)
         self._state = _OPEN
 
-    def _new_telemetry(self, telemetry: type[Telemetry]) -> Telemetry:
-        settings = self._opened()
-        return telemetry(
-            *self._providers,
-            region=settings.region,
-            endpoint_url=settings.endpoint_url,
-            limiter=self._retrier.limiter,
-        )
+    def _activate_telemetry(self, telemetry: type[Telemetry] | None) -> Telemetry | None:
+        """Set the client's telemetry up (``None``: OpenTelemetry could not be imported)."""
+        self._telemetry = None
+        if telemetry is not None:
+            settings = self._opened()
+            self._telemetry = telemetry(
+                *self._providers,
+                region=settings.region,
+                endpoint_url=settings.endpoint_url,
+                limiter=self._retrier.limiter,
+            )
+        return self._telemetry
 
     async def close(self) -> None:
         """Close the client: in-flight calls fail with ``ClientClosedError``, every connection
@@ -613,100 +617,3 @@ def _uncancel(task: asyncio.Task[Any]) -> None:
     caller (Python 3.11+; 3.10 keeps no such mark)."""
     if sys.version_info >= (3, 11) and task.cancelling():
         task.uncancel()
-
-
-_OTEL_MISSING = False
-#: OpenTelemetry's variables that configure a global provider (loaded at its first use).
-_OTEL_PROVIDER_VARIABLES = ("OTEL_PYTHON_TRACER_PROVIDER", "OTEL_PYTHON_METER_PROVIDER")
-
-
-def _otel_imported() -> bool:
-    # (None in sys.modules is an import blocked on purpose.)
-    return sys.modules.get("opentelemetry") is not None
-
-
-def _telemetry_setup(providers: tuple[Any, Any]) -> type[Telemetry] | bool:
-    """At open: the ``Telemetry`` class when telemetry is wanted now (the application has
-    imported OpenTelemetry, passed a provider, or names one in the environment); else ``True``
-    when ``opentelemetry-api`` is installed, to set it up once the application imports it (a
-    ``_PendingTelemetry``), and ``False`` when it is not. Importing OpenTelemetry costs a cold
-    start 5-10 ms, for nothing in an application that does not use it. It may import or search
-    the path for a module: run off the loop."""
-    global _OTEL_MISSING
-    if _OTEL_MISSING:
-        return False
-    wanted = (
-        _otel_imported()
-        or any(provider is not None for provider in providers)
-        or any(name in os.environ for name in _OTEL_PROVIDER_VARIABLES)
-    )
-    if wanted:
-        return _telemetry_class() or False
-    import importlib.util  # (here: `import aioglue_session` does not need it)
-
-    try:
-        found = importlib.util.find_spec("opentelemetry") is not None
-    except (ImportError, ValueError):  # (ValueError: a module with no __spec__)
-        found = False
-    if not found:
-        _OTEL_MISSING = True  # searched for once per process, not at every open
-    return found
-
-
-def _telemetry_class() -> type[Telemetry] | None:
-    """``telemetry.Telemetry``, or ``None`` (nothing recorded, nothing
-    imported) when ``opentelemetry-api`` is not installed. It may import."""
-    global _OTEL_MISSING
-    if _OTEL_MISSING:
-        return None
-    try:
-        from .telemetry import Telemetry
-    except ModuleNotFoundError as exc:
-        if not (exc.name or "").startswith("opentelemetry"):
-            raise
-        _OTEL_MISSING = True  # searched for once per process, not at every open
-        return None
-    return Telemetry
-
-
-class _PendingTelemetry:
-    """A client's telemetry while OpenTelemetry is installed but was not imported when the
-    client opened: each call checks whether the application has imported it since (one dict
-    lookup) and, once it has, sets the client's ``Telemetry`` up then (importing
-    ``telemetry.py`` on the loop, once) and goes through it. Until then nothing is recorded, as
-    nothing could be: no provider can be configured without importing OpenTelemetry."""
-
-    __slots__ = ("_client",)
-
-    def __init__(self, client: GlueSessionClient) -> None:
-        self._client = client
-
-    def _ready(self) -> Telemetry | None:
-        if not _otel_imported():
-            return None
-        client = self._client
-        telemetry = _telemetry_class()
-        client._telemetry = None if telemetry is None else client._new_telemetry(telemetry)
-        return client._telemetry
-
-    def start(self) -> Call | None:
-        if sys.modules.get("opentelemetry") is None:  # (_otel_imported, inline: once per call)
-            return None
-        telemetry = self._ready()
-        return None if telemetry is None else telemetry.start()
-
-    async def wait(
-        self,
-        run: Callable[[Callable[[str], Awaitable[Session]]], Awaitable[Session]],
-        fetch: Callable[[str], Awaitable[Session]],
-        *,
-        until: Iterable[SessionStatus | str],
-        timeout: float,
-    ) -> Session:
-        telemetry = self._ready()
-        if telemetry is None:
-            return await run(fetch)
-        return await telemetry.wait(run, fetch, until=until, timeout=timeout)
-
-    def close(self) -> None:
-        pass
