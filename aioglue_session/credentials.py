@@ -57,16 +57,15 @@ class FrozenCredentials(NamedTuple):
 
 class ExplicitCredentials:
     """Keys given to the client, as botocore's ``Credentials(key, secret, token,
-    method="explicit")`` offers them to ``CredentialCache`` (the keys normalised as botocore's
-    ``_normalize`` does, ``method``, ``get_frozen_credentials()``), without importing
-    ``botocore.credentials``."""
+    method="explicit")`` offers them to ``CredentialCache`` (the keys, ``method``,
+    ``get_frozen_credentials()``), without importing ``botocore.credentials``."""
 
     __slots__ = ("access_key", "method", "secret_key", "token")
 
     def __init__(self, access_key: str, secret_key: str, token: str | None = None) -> None:
-        # botocore.compat.ensure_unicode: str as is, bytes decoded, anything else a TypeError.
-        self.access_key = access_key if isinstance(access_key, str) else str(access_key, "utf-8")
-        self.secret_key = secret_key if isinstance(secret_key, str) else str(secret_key, "utf-8")
+        # (botocore's _normalize is ensure_unicode, a no-op on Python 3: the keys are kept.)
+        self.access_key = access_key
+        self.secret_key = secret_key
         self.token = token
         self.method = "explicit"
 

@@ -588,7 +588,15 @@ class ClientConfig:
     def keys(
         key: str | None, secret: str | None, token: str | None
     ) -> tuple[str, str, str | None] | None:
-        """Explicit keys from the arguments: both halves of a key pair, or neither."""
+        """Explicit keys from the arguments: both halves of a key pair, or neither, each a
+        ``str`` (boto3 takes anything and fails when it signs, or signs garbage)."""
+        for name, value in (
+            ("aws_access_key_id", key),
+            ("aws_secret_access_key", secret),
+            ("aws_session_token", token),
+        ):
+            if value is not None and not isinstance(value, str):
+                raise TypeError(f"{name} must be a str, not {type(value).__name__}")
         if key is None and secret is None:
             return None
         if key is None or secret is None:

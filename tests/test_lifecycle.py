@@ -127,6 +127,11 @@ def test_constructor_arguments_are_keyword_only_and_checked() -> None:
         GlueSessionClient(endpoint_url="ftp://example.com")
     with pytest.raises(errors.PartialCredentialsError):
         GlueSessionClient(aws_access_key_id="AKID")
+    # Keys are strings: bytes or a number would only sign garbage later.
+    with pytest.raises(TypeError, match="aws_secret_access_key must be a str, not bytes"):
+        GlueSessionClient(aws_access_key_id="AKID", aws_secret_access_key=b"secret")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="aws_session_token must be a str, not int"):
+        GlueSessionClient(aws_access_key_id="A", aws_secret_access_key="s", aws_session_token=5)  # type: ignore[arg-type]
 
 
 def test_importing_the_package_leaves_botocores_heavy_parts_to_the_start_up_thread() -> None:
