@@ -170,10 +170,11 @@ class ReadWatch:
         task = asyncio.current_task()
         if task is None:  # pragma: no cover - asyncio always runs coroutines in tasks
             return None
-        watched = _Watched(self, task)
+        loop = task.get_loop()
+        watched = _Watched(self, task, loop.time() + self.read)
         self._watched[task] = watched
         if self._timer is None:
-            self._timer = task.get_loop().call_later(self.tick, self._check)
+            self._timer = loop.call_later(self.tick, self._check)
         return watched
 
     def connecting(self, started: bool) -> None:
@@ -182,7 +183,9 @@ class ReadWatch:
         task = asyncio.current_task()
         watched = None if task is None else self._watched.get(task)
         if watched is not None and watched.response is None:
-            watched.deadline = float("inf") if started else watched.clock() + self.read
+            watched.deadline = (
+                float("inf") if started else watched.task.get_loop().time() + self.read
+            )
 
     def _check(self) -> None:
         self._timer = None
@@ -213,28 +216,23 @@ class ReadWatch:
 class _Watched:
     """One request under a ``ReadWatch``."""
 
-    __slots__ = ("clock", "deadline", "fired", "response", "seen", "task", "watch")
+    __slots__ = ("deadline", "fired", "response", "seen", "task", "watch")
 
-    def __init__(self, watch: ReadWatch, task: asyncio.Task[Any]) -> None:
+    def __init__(self, watch: ReadWatch, task: asyncio.Task[Any], deadline: float) -> None:
         self.watch = watch
         self.task = task
-        self.clock = task.get_loop().time
         #: Loop time past which the request has timed out (none while it opens a connection:
         #: that is the connect timeout's, which aiohttp enforces).
-        self.deadline = self.clock() + watch.read
+        self.deadline = deadline
         self.response: aiohttp.ClientResponse | None = None
         self.seen = 0
         self.fired = False
-
-    @property
-    def read(self) -> float:
-        return self.watch.read
 
     def reading(self, response: aiohttp.ClientResponse) -> None:
         """The reply's headers arrived: its body's read clock starts."""
         self.response = response
         self.seen = response.content.total_bytes
-        self.deadline = self.clock() + self.watch.read
+        self.deadline = self.task.get_loop().time() + self.watch.read
 
     def timed_out(self) -> bool:
         """Whether the watch cancelled this request, and only the watch: the cancellation is
@@ -392,7 +390,7 @@ class AiohttpTransport:
         except asyncio.CancelledError:
             if watched is not None and watched.timed_out():
                 raise ReadTimeoutError(
-                    endpoint_url=url, error=f"no data from the endpoint for {watched.read} s"
+                    endpoint_url=url, error=f"no data from the endpoint for {watched.watch.read} s"
                 ) from None
             raise
         finally:
