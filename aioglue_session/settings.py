@@ -183,7 +183,8 @@ class Timeouts:
     read: float | None = attrs.field(default=60.0, validator=_check_seconds)
     """Without data from the endpoint, per attempt (boto3's ``read_timeout``): from the request
     going out to the reply's headers, then between reads of its body. Checked every tenth of
-    it (at least every second), so it fires up to that much late."""
+    it (but not more often than every 10 ms, nor less often than every second), so it fires up
+    to that much late."""
     total: float | None = attrs.field(default=None, validator=_check_seconds)
     """One call across all its attempts, its backoff sleeps and its wait for a connection
     slot: no sleep starts that would end past it. boto3 has no equivalent."""
