@@ -49,7 +49,7 @@ EXCERPT_LEN = 200
 
 
 def _in_name_string(c: str) -> bool:
-    """Whether ``c`` may be in Glue's NameString: [\u0020-\ud7ff\ue000-\ufffd\t] or a
+    r"""Whether ``c`` may be in Glue's NameString: [\u0020-\ud7ff\ue000-\ufffd\t] or a
     surrogate *pair* (the model's Java-style "\ud800\udc00-\udbff\udfff"), which in Python is
     U+10000..U+10FFFF. Lone surrogates, C0/C1 controls other than TAB, U+FFFE/U+FFFF are not.
     (Comparisons rather than a regex: compiling that character class costs ~1.7 ms at import,
