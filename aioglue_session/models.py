@@ -412,9 +412,9 @@ def _fast_structure_fn(cls: type[Any], conv: cattrs.Converter) -> Any:
     ``Command`` object to the same generated function for ``SessionCommand``), a JSON ``null``
     or a missing member is ``None`` (every field's default), and the instance is built with
     positional arguments. Any other value goes to the field's cattrs hook, so the result is
-    always the hooks' (``tests/test_protocol.py`` checks the two converters agree); anything
-    that cannot be read raises, and ``protocol.parse_reply`` then names the field with the
-    detailed converter.
+    always the hooks' (``tests/test_protocol_fuzz.py`` checks it against cattrs' own
+    functions); anything that cannot be read raises, and ``protocol.parse_reply`` then names
+    the field with the detailed converter.
     """
     hints = typing.get_type_hints(cls)
     overrides = _overrides(cls)

@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from aioglue_session import Session, errors
+from aioglue_session.models import converter, detailed_converter
 from aioglue_session.protocol import (
     encode_request,
     parse_reply,
@@ -121,14 +122,53 @@ def test_validator_matches_the_glue_pattern(candidate: str) -> None:
 @FUZZ
 @given(st.text(alphabet=st.characters(max_codepoint=0x7F), max_size=300))
 def test_validator_ascii_fast_path_matches_the_glue_pattern(candidate: str) -> None:
-    # ASCII ids take a path without the regex; it must agree with the pattern at every edge
-    # (controls, TAB, DEL, the empty and the 256-character id).
+    # ASCII ids take a shortcut; it must agree with the pattern at every edge (controls, TAB,
+    # DEL, the empty and the 256-character id).
     try:
         validate_session_id(candidate)
         accepted = True
     except errors.ParamValidationError:
         accepted = False
     assert accepted == (NAME_STRING.fullmatch(candidate) is not None)
+
+
+def test_every_id_character_is_judged_by_the_glue_pattern() -> None:
+    # Exhaustively where generation would sample: every code point of the BMP as a one-character
+    # id, and astral ones (both ends included).
+    astral = [*range(0x10000, 0x110000, 97), 0x10FFFF]
+    for code_point in [*range(0x10000), *astral]:
+        char = chr(code_point)
+        try:
+            validate_session_id(char)
+            accepted = True
+        except errors.ParamValidationError:
+            accepted = False
+        assert accepted == (NAME_STRING.fullmatch(char) is not None), hex(code_point)
+
+
+@FUZZ
+@given(
+    st.sampled_from(sorted(REAL_SESSION)),
+    json_values,
+    st.sets(st.sampled_from(sorted(REAL_SESSION)), max_size=5),
+)
+def test_the_fast_structure_function_is_the_converters(
+    field: str, value: Any, dropped: set[str]
+) -> None:
+    # The generated straight-line function (models._fast_structure_fn) against the same
+    # mapping through cattrs' own generated functions: the same Session, or both refuse.
+    doc = {k: v for k, v in REAL_SESSION.items() if k not in dropped or k == "Id"}
+    doc[field] = json.loads(json.dumps(value))
+    outcomes = []
+    for structure in (converter.structure, detailed_converter().structure):
+        try:
+            outcomes.append(structure(doc, Session))
+        except Exception:
+            outcomes.append("refused")
+    fast, reference = outcomes
+    assert fast == reference
+    if isinstance(fast, Session):
+        assert fast.to_dict() == reference.to_dict()  # (types too: int stays int, and so on)
 
 
 @FUZZ
