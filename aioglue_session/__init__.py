@@ -1,5 +1,10 @@
 """aioglue_session: a lean asyncio client for AWS Glue interactive sessions (``GetSession``)."""
 
+from ._preload import importing_aiohttp
+
+with importing_aiohttp():
+    import aiohttp  # noqa: F401  (first: see _preload)
+
 from . import errors
 from ._version import __version__
 from .client import GlueSessionClient
