@@ -209,8 +209,8 @@ class GlueSessionClient:
 
     def _start_up(self) -> tuple[Settings, CredentialCache, type[Telemetry] | bool]:
         """Everything at start-up that may block (config files, a CA bundle, imports), in one
-        worker-thread hop. The modules that need most of botocore are imported here, not with
-        the package, so that `import aioglue_session` stays light and the loop never pays.
+        worker-thread hop. The modules that need most of botocore are imported here, so the loop
+        never pays for them (``_preload`` may have loaded botocore's part with the package).
 
         With explicit keys (and no ``botocore_session``), neither ``botocore.session`` nor
         ``botocore.credentials`` is imported: the settings are read through a ``ConfigSession``.

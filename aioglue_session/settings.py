@@ -32,8 +32,8 @@ if TYPE_CHECKING:
 
 # Only botocore's exceptions are imported with this module: every other piece of botocore used
 # here (its config providers, endpoint rules, region data, utilities) is imported inside the
-# function that uses it. Those run in the client's start-up thread, so `import aioglue_session`
-# does not pay for botocore.compat, urllib3 and the rest (~30 ms), and the event loop never does.
+# function that uses it. Those run in the client's start-up thread, so the event loop never
+# imports them (the ones every client needs may already be loaded: see _preload).
 
 
 class ConfigSource(Protocol):

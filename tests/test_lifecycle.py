@@ -134,20 +134,134 @@ def test_constructor_arguments_are_keyword_only_and_checked() -> None:
         GlueSessionClient(aws_access_key_id="A", aws_secret_access_key="s", aws_session_token=5)  # type: ignore[arg-type]
 
 
-def test_importing_the_package_leaves_botocores_heavy_parts_to_the_start_up_thread() -> None:
-    # `import aioglue_session` loads aiohttp and botocore's exceptions only: botocore.session
-    # (with botocore.client and its docs machinery), botocore.compat and urllib3 are imported by
-    # a client's start-up thread, off the event loop.
+IMPORT_PROBE = r"""
+import asyncio, json, os, sys, threading
+
+mode = sys.argv[1]
+if mode == "one-cpu":
+    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+elif mode == "two-cpus":
+    os.sched_setaffinity(0, set(sorted(os.sched_getaffinity(0))[:2]))
+elif mode == "aiohttp-first":
+    import aiohttp
+
+first_thread = {}
+
+
+class Recorder:  # which thread first looked each module up (finds nothing itself)
+    def find_spec(self, name, path, target=None):
+        first_thread.setdefault(name, threading.current_thread().name)
+        if (mode == "helper-fails" and name == "botocore.auth"
+                and threading.current_thread().name == "aioglue-session-imports"):
+            raise ImportError("botocore.auth refused to the helper")
+        return None
+
+
+sys.meta_path.insert(0, Recorder())
+import aioglue_session
+
+watched = ("botocore.auth", "botocore.awsrequest", "urllib3", "cattrs", "aiohttp.connector")
+heavy = ("botocore.session", "botocore.client", "botocore.credentials", "opentelemetry")
+after_import = {
+    "threads": threading.active_count(),
+    "loaded": sorted(m for m in watched if m in sys.modules),
+    "heavy": sorted(m for m in sys.modules if m.startswith(heavy)),
+}
+from aioglue_session import GlueSessionClient
+from aioglue_session.transport import MockTransport, RawReply
+
+
+def handler(request):
+    return RawReply(200, {"x-amzn-RequestId": "rid"}, b'{"Session": {"Id": "s-1"}}')
+
+
+async def main():
+    async with GlueSessionClient(
+        region="us-east-1", aws_access_key_id="AKIDCOLD", aws_secret_access_key="cold-secret",
+        transport=MockTransport(handler),
+    ) as glue:
+        return (await glue.get_session("s-1")).id
+
+
+print(json.dumps({
+    **after_import,
+    "id": asyncio.run(main()),
+    "imported_by": {m: first_thread.get(m) for m in watched},
+    "heavy_after_lookup": sorted(m for m in sys.modules if m.startswith(heavy)),
+}))
+"""
+
+
+def import_probe(mode: str) -> dict[str, Any]:
+    import json
+    import os
     import subprocess
     import sys
 
-    code = (
-        "import sys, aioglue_session\n"
-        "heavy = ('botocore.session', 'botocore.client', 'botocore.compat', 'botocore.auth',\n"
-        "         'botocore.credentials', 'urllib3', 'opentelemetry')\n"
-        "print(sorted(m for m in sys.modules if m.startswith(heavy)))\n"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "OTEL_"))}
+    env["AWS_CONFIG_FILE"] = env["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
+    done = subprocess.run(
+        [sys.executable, "-c", IMPORT_PROBE, mode],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    ).stdout
-    assert out.strip() == "[]"
+    assert done.returncode == 0, done.stderr
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
+
+
+def cpus() -> int:
+    import os
+
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
+
+
+@pytest.mark.skipif(cpus() < 2, reason="needs two CPUs")
+def test_import_loads_botocores_signer_and_cattrs_in_a_helper_beside_aiohttps_ssl_setup() -> None:
+    # With two CPUs, botocore's signer and retry modules (and urllib3 under them) and cattrs are
+    # imported by a helper thread started as aiohttp.connector starts (see _preload); it is
+    # joined before the import returns. botocore.session, botocore.client, botocore.credentials
+    # and OpenTelemetry are still never imported for explicit keys.
+    result = import_probe("two-cpus")
+    helper = "aioglue-session-imports"
+    assert result["threads"] == 1
+    assert result["loaded"] == [
+        "aiohttp.connector", "botocore.auth", "botocore.awsrequest", "cattrs", "urllib3"
+    ]
+    assert result["imported_by"] == {
+        "botocore.auth": helper,
+        "botocore.awsrequest": helper,
+        "urllib3": helper,
+        "cattrs": helper,
+        "aiohttp.connector": "MainThread",
+    }
+    assert result["heavy"] == result["heavy_after_lookup"] == []
+    assert result["id"] == "s-1"
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "sched_setaffinity"), reason="Linux only")
+@pytest.mark.parametrize("mode", ["one-cpu", "aiohttp-first"])
+def test_without_a_second_cpu_or_with_aiohttp_loaded_botocore_waits_for_the_start_up_thread(
+    mode: str,
+) -> None:
+    # Nothing to overlap: the package imports no more than aiohttp, botocore's exceptions and
+    # the models; the client's start-up thread (off the event loop) imports botocore's signer.
+    result = import_probe(mode)
+    assert result["threads"] == 1
+    assert result["loaded"] == ["aiohttp.connector", "cattrs"]
+    assert result["imported_by"]["cattrs"] == "MainThread"
+    started_by = result["imported_by"]["botocore.auth"]
+    assert started_by not in ("MainThread", "aioglue-session-imports")  # the start-up thread
+    assert result["heavy"] == result["heavy_after_lookup"] == []
+    assert result["id"] == "s-1"
+
+
+@pytest.mark.skipif(cpus() < 2, reason="needs two CPUs")
+def test_a_module_the_import_helper_cannot_import_is_imported_where_it_is_used() -> None:
+    result = import_probe("helper-fails")
+    assert result["threads"] == 1
+    assert "botocore.auth" not in result["loaded"]
+    assert result["imported_by"]["botocore.awsrequest"] == "aioglue-session-imports"
+    assert result["id"] == "s-1"  # the start-up thread imported botocore.auth, and signed
