@@ -228,7 +228,11 @@ def test_import_loads_botocores_signer_and_cattrs_in_a_helper_beside_aiohttps_ss
     helper = "aioglue-session-imports"
     assert result["threads"] == 1
     assert result["loaded"] == [
-        "aiohttp.connector", "botocore.auth", "botocore.awsrequest", "cattrs", "urllib3"
+        "aiohttp.connector",
+        "botocore.auth",
+        "botocore.awsrequest",
+        "cattrs",
+        "urllib3",
     ]
     assert result["imported_by"] == {
         "botocore.auth": helper,
