@@ -13,7 +13,8 @@ Nothing depends on it: if aiohttp is imported already, or a later aiohttp does n
 ``aiohttp.connector``, the helper never starts and the same modules are imported where they
 are used, as before. An error in the helper is dropped; the module that failed is imported
 again where it is used, and raises there. The helper imports no module of this package or of
-aiohttp, so it never waits on this thread's imports.
+aiohttp; where both threads need the same standard-library module at once, one waits for the
+other, as any two importing threads do.
 """
 
 from __future__ import annotations
