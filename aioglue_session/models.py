@@ -440,22 +440,27 @@ def _fast_structure_fn(cls: type[Any], conv: cattrs.Converter) -> Any:
         name = f"v{i}"
         names.append(name)
         lines.append(f"    {name} = g({key!r})")
+        # The exact wire type first (one test in the common case), then None (missing or JSON
+        # null: the default), then the hook. A required field (the first) has no default to fall
+        # back on: its hook refuses None.
+        absent = f" and {name} is not None" if field.default is None else ""
+        slow = f"{name} = h{i}({name}, t{i})"
         if override_.struct_hook is _status:
-            fast = f"statuses.get({name}, {name}) if {name}.__class__ is str"
+            fast = (f"type({name}) is str", f"{name} = statuses.get({name}, {name})")
         elif inner in (str, float, int) and override_.struct_hook is None:
             namespace[f"x{i}"] = inner
-            fast = f"{name} if {name}.__class__ is x{i}"
+            lines.append(f"    if type({name}) is not x{i}{absent}: {slow}")
+            continue
         elif inner is datetime:
-            fast = f"fromtimestamp({name}, utc) if {name}.__class__ is float"
+            fast = (f"type({name}) is float", f"{name} = fromtimestamp({name}, utc)")
         elif inner is SessionCommand:
             namespace[f"m{i}"] = _fast_structure_fn(SessionCommand, conv)
-            fast = f"m{i}({name}, None) if {name}.__class__ is dict"
+            fast = (f"type({name}) is dict", f"{name} = m{i}({name}, None)")
         else:
-            lines.append(f"    if {name} is not None: {name} = h{i}({name}, t{i})")
+            lines.append(f"    if {name} is not None: {slow}")
             continue
-        # A required field (the first) has no default to fall back on: its hook refuses None.
-        test = f"{name} is not None" if field.default is None else "True"
-        lines.append(f"    if {test}: {name} = {fast} else h{i}({name}, t{i})")
+        lines.append(f"    if {fast[0]}: {fast[1]}")
+        lines.append(f"    elif {name} is not None: {slow}" if absent else f"    else: {slow}")
     lines.append(f"    return cls({', '.join(names)})")
     exec(
         compile("\n".join(lines), f"<aioglue_session structure {cls.__name__}>", "exec"), namespace
