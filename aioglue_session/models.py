@@ -446,20 +446,20 @@ def _fast_structure_fn(cls: type[Any], conv: cattrs.Converter) -> Any:
         absent = f" and {name} is not None" if field.default is None else ""
         slow = f"{name} = h{i}({name}, t{i})"
         if override_.struct_hook is _status:
-            fast = (f"type({name}) is str", f"{name} = statuses.get({name}, {name})")
+            test, take = f"type({name}) is str", f"{name} = statuses.get({name}, {name})"
         elif inner in (str, float, int) and override_.struct_hook is None:
             namespace[f"x{i}"] = inner
             lines.append(f"    if type({name}) is not x{i}{absent}: {slow}")
             continue
         elif inner is datetime:
-            fast = (f"type({name}) is float", f"{name} = fromtimestamp({name}, utc)")
+            test, take = f"type({name}) is float", f"{name} = fromtimestamp({name}, utc)"
         elif inner is SessionCommand:
             namespace[f"m{i}"] = _fast_structure_fn(SessionCommand, conv)
-            fast = (f"type({name}) is dict", f"{name} = m{i}({name}, None)")
+            test, take = f"type({name}) is dict", f"{name} = m{i}({name}, None)"
         else:
             lines.append(f"    if {name} is not None: {slow}")
             continue
-        lines.append(f"    if {fast[0]}: {fast[1]}")
+        lines.append(f"    if {test}: {take}")
         lines.append(f"    elif {name} is not None: {slow}" if absent else f"    else: {slow}")
     lines.append(f"    return cls({', '.join(names)})")
     exec(
