@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -193,11 +197,6 @@ print(json.dumps({
 
 
 def import_probe(mode: str) -> dict[str, Any]:
-    import json
-    import os
-    import subprocess
-    import sys
-
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "OTEL_"))}
     env["AWS_CONFIG_FILE"] = env["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
     done = subprocess.run(
@@ -213,8 +212,6 @@ def import_probe(mode: str) -> dict[str, Any]:
 
 
 def cpus() -> int:
-    import os
-
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
 
 
@@ -245,7 +242,7 @@ def test_import_loads_botocores_signer_and_cattrs_in_a_helper_beside_aiohttps_ss
     assert result["id"] == "s-1"
 
 
-@pytest.mark.skipif(not hasattr(__import__("os"), "sched_setaffinity"), reason="Linux only")
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="Linux only")
 @pytest.mark.parametrize("mode", ["one-cpu", "aiohttp-first"])
 def test_without_a_second_cpu_or_with_aiohttp_loaded_botocore_waits_for_the_start_up_thread(
     mode: str,
