@@ -24,7 +24,7 @@ import os
 import sys
 import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from importlib.machinery import ModuleSpec
 from types import ModuleType
 
@@ -65,7 +65,9 @@ class _StartOnTrigger:
         self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
     ) -> ModuleSpec | None:
         if fullname == _TRIGGER and self.helper.ident is None:
-            self.helper.start()
+            # No new thread here (an isolated subinterpreter...): the modules load in turn.
+            with suppress(RuntimeError):
+                self.helper.start()
         return None
 
 

@@ -148,6 +148,15 @@ elif mode == "two-cpus":
     os.sched_setaffinity(0, set(sorted(os.sched_getaffinity(0))[:2]))
 elif mode == "aiohttp-first":
     import aiohttp
+elif mode == "no-helper-thread":
+    start = threading.Thread.start
+
+    def refuse_the_helper(thread):
+        if thread.name == "aioglue-session-imports":
+            raise RuntimeError("can't start new thread")
+        return start(thread)
+
+    threading.Thread.start = refuse_the_helper
 
 first_thread = {}
 
@@ -243,12 +252,11 @@ def test_import_loads_botocores_signer_and_cattrs_in_a_helper_beside_aiohttps_ss
 
 
 @pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="Linux only")
-@pytest.mark.parametrize("mode", ["one-cpu", "aiohttp-first"])
-def test_without_a_second_cpu_or_with_aiohttp_loaded_botocore_waits_for_the_start_up_thread(
-    mode: str,
-) -> None:
-    # Nothing to overlap: the package imports no more than aiohttp, botocore's exceptions and
-    # the models; the client's start-up thread (off the event loop) imports botocore's signer.
+@pytest.mark.parametrize("mode", ["one-cpu", "aiohttp-first", "no-helper-thread"])
+def test_with_nothing_to_overlap_botocore_waits_for_the_start_up_thread(mode: str) -> None:
+    # One CPU, aiohttp already imported, or no thread to be had: the package imports no more
+    # than aiohttp, botocore's exceptions and the models; the client's start-up thread (off the
+    # event loop) imports botocore's signer.
     result = import_probe(mode)
     assert result["threads"] == 1
     assert result["loaded"] == ["aiohttp.connector", "cattrs"]
