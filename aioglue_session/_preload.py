@@ -5,16 +5,23 @@ end of ``aiohttp.connector``, aiohttp builds its two default SSL contexts, and e
 system's CA file in OpenSSL with the GIL released. The botocore modules every client needs (its
 SigV4 signer, ``AWSRequest``, the retry classifiers and quota, the config loader: ~25 ms, most
 of it the ``urllib3`` that ``botocore.compat`` imports) and cattrs (~10 ms) are imported in a
-helper thread started as ``aiohttp.connector`` starts, so they load while this thread waits
-on OpenSSL. (Started earlier, the helper would only take turns with aiohttp's Python code.)
-``import aioglue_session`` joins the helper before it returns: no thread outlives the import.
+helper thread meanwhile: started before aiohttp, it waits until ``aiohttp.connector`` appears in
+``sys.modules`` (looking every millisecond; while aiohttp runs Python it gets the GIL to look
+about every 5 ms), then imports, mostly while this thread waits on OpenSSL. (Importing from the
+start, it would only take turns with aiohttp's Python code: measured, no faster.) ``import
+aioglue_session`` joins the helper before it returns: no thread outlives the import.
 
-Nothing depends on it: if aiohttp is imported already, or a later aiohttp does not import
-``aiohttp.connector``, the helper never starts and the same modules are imported where they
-are used, as before. An error in the helper is dropped; the module that failed is imported
-again where it is used, and raises there. The helper imports no module of this package or of
-aiohttp; where both threads need the same standard-library module at once, one waits for the
-other, as any two importing threads do.
+It watches ``sys.modules`` rather than hooking the import system: a finder put in
+``sys.meta_path`` and taken out again while another thread is importing can make that thread
+skip the next finder, and so fail to find a module that is there (seen as a
+``ModuleNotFoundError`` for ``urllib3.response`` in about one import in 500).
+
+Nothing depends on it: if aiohttp is imported already, or never imports ``aiohttp.connector``,
+the helper imports nothing and the same modules are imported where they are used, as before. An
+error in the helper is dropped; the module that failed is imported again where it is used, and
+raises there. The helper imports no module of this package or of aiohttp; where both threads
+need the same standard-library module at once, one waits for the other, as any two importing
+threads do.
 """
 
 from __future__ import annotations
@@ -24,9 +31,7 @@ import os
 import sys
 import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, suppress
-from importlib.machinery import ModuleSpec
-from types import ModuleType
+from contextlib import contextmanager
 
 __all__ = ["ALONGSIDE", "importing_aiohttp"]
 
@@ -42,33 +47,23 @@ ALONGSIDE = (
     "cattrs.gen",
 )
 _TRIGGER = "aiohttp.connector"
+# How often the helper looks for the trigger while it waits (it needs the GIL for that, so it
+# checks at most about every 5 ms, the interpreter's switch interval, while aiohttp runs Python).
+_POLL = 0.001
 
 
-def _import_all(names: Sequence[str]) -> None:
+def _import_when_started(trigger: str, names: Sequence[str], done: threading.Event) -> None:
+    """Wait until ``trigger`` starts being imported (it is in ``sys.modules`` from then on),
+    then import ``names``; give up if the body ends without it."""
+    while trigger not in sys.modules and not done.wait(_POLL):
+        pass
+    if trigger not in sys.modules:
+        return
     for name in names:
         try:
             importlib.import_module(name)
         except Exception:  # imported again where it is used, and raised there
             continue
-
-
-class _StartOnTrigger:
-    """A meta path finder that finds nothing: it starts the helper when ``_TRIGGER`` is looked
-    up, and lets the other finders find it."""
-
-    def __init__(self, names: Sequence[str]) -> None:
-        self.helper = threading.Thread(
-            target=_import_all, args=(names,), name="aioglue-session-imports", daemon=True
-        )
-
-    def find_spec(
-        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
-    ) -> ModuleSpec | None:
-        if fullname == _TRIGGER and self.helper.ident is None:
-            # No new thread here (an isolated subinterpreter...): the modules load in turn.
-            with suppress(RuntimeError):
-                self.helper.start()
-        return None
 
 
 def _cpus() -> int:
@@ -85,11 +80,21 @@ def importing_aiohttp(names: Sequence[str] = ALONGSIDE) -> Iterator[None]:
     if _TRIGGER in sys.modules or _cpus() < 2:  # nothing to overlap with, or nothing to run on
         yield
         return
-    finder = _StartOnTrigger(names)
-    sys.meta_path.insert(0, finder)
+    done = threading.Event()
+    helper = threading.Thread(
+        target=_import_when_started,
+        args=(_TRIGGER, names, done),
+        name="aioglue-session-imports",
+        daemon=True,
+    )
+    started = True
+    try:
+        helper.start()
+    except RuntimeError:  # no new thread here (an isolated subinterpreter...): in turn
+        started = False
     try:
         yield
     finally:
-        sys.meta_path.remove(finder)
-        if finder.helper.ident is not None:
-            finder.helper.join()
+        if started:
+            done.set()
+            helper.join()

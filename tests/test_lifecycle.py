@@ -170,13 +170,34 @@ class Recorder:  # which thread first looked each module up (finds nothing itsel
         return None
 
 
-sys.meta_path.insert(0, Recorder())
+class MetaPath(list):  # counts what would shift the finders under a thread that is importing
+    shifts = 0
+
+    def insert(self, index, finder):
+        MetaPath.shifts += 1
+        super().insert(index, finder)
+
+    def remove(self, finder):
+        MetaPath.shifts += 1
+        super().remove(finder)
+
+    def pop(self, index=-1):
+        MetaPath.shifts += 1
+        return super().pop(index)
+
+    def __delitem__(self, index):
+        MetaPath.shifts += 1
+        super().__delitem__(index)
+
+
+sys.meta_path = MetaPath([Recorder(), *sys.meta_path])
 import aioglue_session
 
 watched = ("botocore.auth", "botocore.awsrequest", "urllib3", "cattrs", "aiohttp.connector")
 heavy = ("botocore.session", "botocore.client", "botocore.credentials", "opentelemetry")
 after_import = {
     "threads": threading.active_count(),
+    "meta_path_shifts": MetaPath.shifts,
     "loaded": sorted(m for m in watched if m in sys.modules),
     "heavy": sorted(m for m in sys.modules if m.startswith(heavy)),
 }
@@ -233,6 +254,9 @@ def test_import_loads_botocores_signer_and_cattrs_in_a_helper_beside_aiohttps_ss
     result = import_probe("two-cpus")
     helper = "aioglue-session-imports"
     assert result["threads"] == 1
+    # The helper watches sys.modules: nothing is put in sys.meta_path and taken out again,
+    # which could make another importing thread skip a finder (ModuleNotFoundError).
+    assert result["meta_path_shifts"] == 0
     assert result["loaded"] == [
         "aiohttp.connector",
         "botocore.auth",
