@@ -14,7 +14,8 @@ aioglue_session`` joins the helper before it returns: no thread outlives the imp
 It watches ``sys.modules`` rather than hooking the import system: a finder put in
 ``sys.meta_path`` and taken out again while another thread is importing can make that thread
 skip the next finder, and so fail to find a module that is there (seen as a
-``ModuleNotFoundError`` for ``urllib3.response`` in about one import in 500).
+``ModuleNotFoundError`` for ``urllib3.response`` in about one import in 500 with the switch
+interval at 1 µs).
 
 Nothing depends on it: if aiohttp is imported already, or never imports ``aiohttp.connector``,
 the helper imports nothing and the same modules are imported where they are used, as before. An
