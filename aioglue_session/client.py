@@ -172,6 +172,9 @@ class GlueSessionClient:
         self._state = _NEW
         self._open_lock: asyncio.Lock | None = None
         self._calls: set[asyncio.Task[Any]] = set()
+        # The loop the client was opened in. ``asyncio.current_task(loop)``, not ``()``: on
+        # Python 3.10/3.11 finding the running loop costs a getpid() system call each time.
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._slots = Slots(max_connections)
         self._settings: Settings | None = None
         # Set by open():
@@ -237,6 +240,7 @@ class GlueSessionClient:
         return settings, credentials, telemetry_setup(self._providers)
 
     async def _open(self) -> None:
+        self._loop = asyncio.get_running_loop()
         settings, self._credentials, telemetry = await asyncio.to_thread(self._start_up)
         from .retries import Retrier
         from .signing import RequestSigner
@@ -407,7 +411,7 @@ class GlueSessionClient:
         origin = validate_request_origin(request_origin)
         self._check_open()
         body = encode_request(sid, origin)
-        task = asyncio.current_task()
+        task = asyncio.current_task(self._loop)
         if task is not None:
             self._calls.add(task)
         call = None if self._telemetry is None else self._telemetry.start()

@@ -434,6 +434,35 @@ async def test_the_callers_own_timeout_and_cancellation_still_win(
         assert_no_leaks(glue)
 
 
+async def test_a_lookup_names_its_loop_when_it_asks_for_its_task(
+    fault_server: FaultServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # On Python 3.10/3.11, asyncio.current_task() without a loop finds the running loop with a
+    # getpid() system call; the client and the read timeout watch pass the loop they run in.
+    asked: list[tuple[str, bool]] = []
+    current_task = asyncio.current_task
+
+    def recording(loop: Any = None) -> Any:
+        caller = sys._getframe(1).f_globals.get("__name__", "")
+        if caller.startswith("aioglue_session"):
+            asked.append((caller, loop is not None))
+        return current_task(loop)
+
+    monkeypatch.setattr(asyncio, "current_task", recording)
+    fault_server.default = raw(200, {}, json.dumps(SESSION_DOC).encode())
+    async with client(endpoint_url=fault_server.url) as glue:
+        await glue.get_session("s-1")  # opens the connection (which asks once more: rare)
+        asked.clear()
+        sessions = [await glue.get_session("s-1") for _ in range(3)]
+        during_lookups = list(asked)
+    assert [s.id for s in sessions] == ["s-1"] * 3
+    # Per lookup: the call's tracking (so that close() can cancel it) and the read watch.
+    assert (
+        during_lookups
+        == [("aioglue_session.client", True), ("aioglue_session.transport", True)] * 3
+    )
+
+
 async def test_cookies_are_not_kept(fault_server: FaultServer) -> None:
     # boto3's urllib3 keeps no cookies: a Set-Cookie in a reply is never sent back.
     doc = json.dumps(SESSION_DOC).encode()
