@@ -185,7 +185,7 @@ class ReadWatch:
     def connecting(self, started: bool) -> None:
         """The current task's request opens a new connection (``started``), or is done with
         that: its read clock does not run while it connects (the connect timeout applies)."""
-        task = asyncio.current_task()
+        task = asyncio.current_task(self._loop)  # (set: start() came first)
         watched = None if task is None else self._watched.get(task)
         if watched is not None and watched.response is None:
             watched.deadline = (

@@ -451,7 +451,8 @@ async def test_a_lookup_names_its_loop_when_it_asks_for_its_task(
     monkeypatch.setattr(asyncio, "current_task", recording)
     fault_server.default = raw(200, {}, json.dumps(SESSION_DOC).encode())
     async with client(endpoint_url=fault_server.url) as glue:
-        await glue.get_session("s-1")  # opens the connection (which asks once more: rare)
+        await glue.get_session("s-1")  # opens the connection (the watch asks twice more)
+        assert asked and all(named for _, named in asked)
         asked.clear()
         sessions = [await glue.get_session("s-1") for _ in range(3)]
         during_lookups = list(asked)
