@@ -181,7 +181,7 @@ class GlueSessionClient:
             pass  # learned from the endpoint's throttling replies (see autorate)
         elif max_rate is not None:
             if isinstance(max_rate, str):
-                raise ValueError(
+                raise TypeError(
                     f'max_rate must be a number of requests per second or "auto", not {max_rate!r}'
                 )
             check_rate(max_rate)

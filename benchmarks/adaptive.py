@@ -94,7 +94,7 @@ def client_for(mode: str, url: str, limit: float, concurrency: int) -> GlueSessi
 def set_fixed_rate(glue: GlueSessionClient, rate: float) -> None:
     """The oracle of the ``fixed`` mode: the client's ``max_rate`` set to the new true limit
     (a benchmark-only reach into the client's token bucket; the public API fixes it at start)."""
-    glue._rate_limiter.rate = rate  # type: ignore[attr-defined]
+    glue._rate.rate = rate  # type: ignore[union-attr]
 
 
 async def run_once(

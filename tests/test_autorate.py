@@ -259,7 +259,7 @@ async def test_max_waiting_sheds_calls_waiting_for_a_learned_rate_token() -> Non
 
 @pytest.mark.parametrize("value", ["fast", "AUTO", ""])
 def test_max_rate_strings_other_than_auto_are_refused(value: str) -> None:
-    with pytest.raises(ValueError, match='"auto"'):
+    with pytest.raises(TypeError, match='number of requests per second or "auto"'):
         GlueSessionClient(region="us-east-1", max_rate=value)  # type: ignore[arg-type]
 
 
@@ -302,7 +302,7 @@ async def test_the_learned_rate_is_an_opentelemetry_gauge() -> None:
         provider.shutdown()
 
 
-# --- on the wire ------------------------------------------------------------------------------------
+# --- on the wire -------------------------------------------------------------------------------
 
 
 async def test_on_the_wire_against_a_throttling_endpoint() -> None:
