@@ -25,6 +25,9 @@ from .retries import retry_context
 
 __all__ = ["AutoRate", "is_throttling"]
 
+#: RateLimit's setter: refills at the old rate, then changes the rate.
+_set_rate: Callable[[RateLimit, float], None] = RateLimit.rate.fset  # type: ignore[attr-defined]
+
 _DETECTOR = standard.ThrottlingErrorDetector(retry_event_adapter=standard.RetryEventAdapter())
 
 
@@ -46,12 +49,19 @@ class AutoRate(RateLimit):
     """
 
     NAP = 0.05
+    #: Seconds' worth of tokens the bucket holds (at least one). Less than a fixed
+    #: ``max_rate``'s second: a client that idled (its callers all in retry backoff after a
+    #: throttle) would otherwise send a second's worth at once, far past an endpoint's burst,
+    #: be throttled for it while sending under the limit on average, and learn a limit lower
+    #: than the real one.
+    BURST = 0.05
 
     __slots__ = ("_booked", "control", "throttles")
 
     def __init__(self, *, clock: Callable[[], float]) -> None:
         self.control = RateController(now=clock())
         super().__init__(self.control.rate, clock=clock)
+        self._hold(self._rate)
         #: Throttling replies seen (for tests and curious users).
         self.throttles = 0
         #: Places handed out by ``wait`` (a place ``n`` is due when ``_booked + tokens >= n``).
@@ -100,6 +110,22 @@ class AutoRate(RateLimit):
         self.throttles += throttled
         self._learn(self.control.record(self._clock(), throttled))
 
+    @property
+    def rate(self) -> float:
+        """Tokens per second: the learned rate."""
+        return self._rate
+
+    @rate.setter
+    def rate(self, rate: float) -> None:
+        _set_rate(self, rate)
+        self._hold(rate)
+
     def _learn(self, rate: float) -> None:
         if rate != self._rate:
             self.rate = rate
+
+    def _hold(self, rate: float) -> None:
+        capacity = max(1.0, rate * self.BURST)
+        self._capacity = capacity
+        if self._tokens > capacity:
+            self._tokens = capacity

@@ -21,6 +21,7 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from vtime import VirtualTime
 
 from aioglue_session import GlueSessionClient, RetryConfig, errors
+from aioglue_session.autorate import AutoRate
 from aioglue_session.transport import MockTransport, RawReply, Request
 
 OK_BODY = b'{"Session": {"Id": "s", "Status": "READY"}}'
@@ -245,16 +246,56 @@ async def test_max_waiting_sheds_calls_waiting_for_a_learned_rate_token() -> Non
     async with make_client(
         MockTransport(lambda r: RawReply(200, {}, OK_BODY)), vt, max_rate="auto", max_waiting=2
     ) as glue:
-        # The bucket starts full at the starting rate (10 tokens): ten go at once, two wait,
-        # and the thirteenth is refused without sending anything.
-        tasks = [asyncio.ensure_future(glue.get_session("s")) for _ in range(12)]
-        await asyncio.sleep(0)
+        # The bucket starts with one token (at 10/s it holds max(1, 0.05 s worth)): one call
+        # goes at once, two wait, and the fourth is refused without sending anything.
+        tasks = [asyncio.ensure_future(glue.get_session("s")) for _ in range(3)]
         for _ in range(5):
             await asyncio.sleep(0)
         with pytest.raises(errors.ClientBusyError):
             await glue.get_session("s")
         await asyncio.gather(*tasks)
-        assert len(glue.transport.requests) == 12  # type: ignore[attr-defined]
+        assert len(glue.transport.requests) == 3  # type: ignore[attr-defined]
+
+
+async def test_calls_already_waiting_follow_a_new_rate_at_once() -> None:
+    # 40 calls wait in line at 200/s; 0.05 s in, the rate is cut to 50/s: the calls still
+    # waiting go at 50/s from then on, not at the 200/s they lined up at (and when it rises
+    # again they speed up within a nap).
+    vt = VirtualTime()
+    bucket = AutoRate(clock=vt.clock)
+    bucket.rate = 200.0
+    t0 = vt.now
+    starts: list[float] = []
+
+    async def call() -> None:
+        if not bucket.try_take():
+            assert await bucket.wait(vt.sleep)
+        starts.append(vt.now - t0)
+
+    async def cut_then_raise() -> None:
+        await vt.sleep(0.05)
+        bucket.rate = 50.0
+        await vt.sleep(0.2)
+        bucket.rate = 400.0
+
+    await asyncio.gather(cut_then_raise(), *(call() for _ in range(40)))
+    assert len([t for t in starts if t <= 0.05 + 1e-9]) <= 11  # about 200/s until the cut
+    cut = [t for t in starts if 0.05 < t <= 0.25 + 1e-9]
+    assert 8 <= len(cut) <= 11  # 50/s for 0.2 s: ten, not forty
+    assert max(starts) <= 0.25 + 0.06 + 25 / 400  # the rest at 400/s, within a nap
+
+
+async def test_the_burst_is_a_twentieth_of_a_second() -> None:
+    # After an idle spell the learned-rate bucket lets max(1, 0.05 s worth) go at once, not a
+    # second's worth as a fixed max_rate does: bursts are what an endpoint throttles first.
+    vt = VirtualTime()
+    bucket = AutoRate(clock=vt.clock)
+    bucket.rate = 200.0
+    await vt.sleep(5.0)
+    taken = 0
+    while bucket.try_take():
+        taken += 1
+    assert taken == 10
 
 
 @pytest.mark.parametrize("value", ["fast", "AUTO", ""])
