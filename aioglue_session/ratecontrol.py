@@ -13,9 +13,13 @@ at each throttle) throws that away and settles near half the limit; this loop us
 * **Back off to just under the measured limit.** At a throttle, the accepted rate is measured
   over the time since the last cut (0.25 s to 1 s, and at least ``MIN_REPLIES`` replies; only
   the last 0.25 s when the rate was growing fast, as it does before the first throttle and past
-  the known limit). That is the new estimate ``E`` of the limit, and the rate becomes
-  ``BACKOFF * E`` (0.9), but at most ``CUT * rate`` (0.95: a throttle never raises the rate) and
-  never below ``floor``. At most one cut per ``COOLDOWN`` (0.15 s): replies already on their
+  the known limit). When at least ``DENSE`` (5%) of those replies were throttled, the endpoint
+  was turning requests away all along, and the accepted rate is the new estimate ``E`` of the
+  limit; a few throttles only (a clump sent after a stall, or the first of an overshoot) lower
+  ``E`` by 5% at most, since the rate accepted then is only what was sent.
+  Either way the rate becomes
+  ``BACKOFF * E`` (0.9), but at most ``CUT * rate`` (0.95: a throttle never raises the rate)
+  and at most the rate actually sent over the window, and never below ``floor``. At most one cut per ``COOLDOWN`` (0.15 s): replies already on their
   way when the rate was cut say nothing about the new rate.
 * **Probe up, carefully near the known limit.** Below ``NEAR * E`` (0.95) the rate closes the
   gap quickly (time constant ``APPROACH``, 0.25 s); from there to ``E`` it creeps, by
@@ -58,6 +62,7 @@ class RateController:
     BACKOFF = 0.9
     CUT = 0.95
     COOLDOWN = 0.15
+    DENSE = 0.05
     MIN_WINDOW = 0.25
     MAX_WINDOW = 1.0
     NEAR = 0.95
@@ -152,10 +157,24 @@ class RateController:
             window = self.MIN_WINDOW
         else:
             window = min(max(now - self._cut_at, self.MIN_WINDOW), self.MAX_WINDOW)
-        accepted, _, span = self._counts(now - window, now, self.MIN_REPLIES)
+        accepted, throttled, span = self._counts(now - window, now, self.MIN_REPLIES)
         measured = accepted / max(span, self.SLOT)
-        self.limit = max(measured, self.floor)
-        self.rate = max(self.floor, min(self.BACKOFF * measured, self.CUT * self.rate))
+        limit = self.limit
+        if limit is None or throttled >= max(self.DENSE * (accepted + throttled), 3.0):
+            # Throttled enough that the endpoint was turning requests away all along: what
+            # it accepted is its limit.
+            limit = measured
+        else:
+            # A few throttles: a burst (a stall on either side sends a clump at once), or the
+            # first of an overshoot. The accepted rate is then what was sent, a floor for the
+            # limit rather than the limit: lower the estimate by CUT at most (a steady
+            # overshoot turns dense within a cut or two and is measured then).
+            limit = max(measured, self.CUT * limit)
+        self.limit = max(limit, self.floor)
+        # And never above what was actually sent: throttled at that, more is no use.
+        sent = (accepted + throttled) / max(span, self.SLOT)
+        rate = min(self.BACKOFF * self.limit, self.CUT * self.rate, sent)
+        self.rate = max(self.floor, rate)
         self._cut_at = self._updated = now
         self._above_since = None
 
