@@ -16,12 +16,12 @@ at each throttle) throws that away and settles near half the limit; this loop us
   the known limit). When at least ``DENSE`` (5%) of those replies were throttled, the endpoint
   was turning requests away all along, and the accepted rate is the new estimate ``E`` of the
   limit; a few throttles only (a clump sent after a stall, or the first of an overshoot) lower
-  ``E`` by 5% at most, since the rate accepted then is only what was sent.
-  Either way the rate becomes
-  ``BACKOFF * E`` (0.9), but at most ``CUT * rate`` (0.95: a throttle never raises the rate)
-  and at most the rate actually sent over the window, and never below ``floor``. At most one cut per ``COOLDOWN`` (0.15 s): replies already on their
-  way when the rate was cut say nothing about the new rate.
-* **Probe up, carefully near the known limit.** Below ``NEAR * E`` (0.95) the rate closes the
+  ``E`` by 5% at most, since the rate accepted then is only what was sent. Either way the rate
+  becomes ``BACKOFF * E`` (0.93), but at most ``CUT * rate`` (0.95: a throttle never raises the
+  rate) and at most the rate actually sent over the window, and never below ``floor``. At most
+  one cut per ``COOLDOWN`` (0.15 s): replies already on their way when the rate was cut say
+  nothing about the new rate.
+* **Probe up, carefully near the known limit.** Below ``NEAR * E`` (0.97) the rate closes the
   gap quickly (time constant ``APPROACH``, 0.25 s); from there to ``E`` it creeps, by
   ``CREEP * E`` a second (5%; slower at a low limit, so that a probe comes once per
   ``PROBE_REPLIES`` replies, but at least ``MIN_CREEP``); past ``E`` with nothing throttled the
@@ -59,13 +59,13 @@ class RateController:
     SLOT = 0.05
     HISTORY = 2.0
     MIN_REPLIES = 20
-    BACKOFF = 0.9
+    BACKOFF = 0.93
     CUT = 0.95
     COOLDOWN = 0.15
     DENSE = 0.05
     MIN_WINDOW = 0.25
     MAX_WINDOW = 1.0
-    NEAR = 0.95
+    NEAR = 0.97
     APPROACH = 0.25
     CREEP = 0.05
     PROBE_REPLIES = 100

@@ -74,7 +74,7 @@ def test_before_any_throttle_the_rate_doubles_every_quarter_second_while_used() 
 def test_a_throttle_measures_the_accepted_rate_and_backs_off_just_under_it(limit: float) -> None:
     c, _ = settle(limit)
     assert c.limit == pytest.approx(limit, rel=0.05)
-    assert c.rate == pytest.approx(0.9 * c.limit, rel=0.01)
+    assert c.rate == pytest.approx(RateController.BACKOFF * c.limit, rel=0.01)
 
 
 @pytest.mark.parametrize(
@@ -87,8 +87,31 @@ def test_heavy_throttling_finds_the_limit_within_half_a_second(sent: float, limi
     c.limit, c.rate = sent, sent  # as if it had settled at the old, higher limit
     t = feed(c, 0.0, 0.5, limit, sent - limit)
     assert c.limit == pytest.approx(limit, rel=0.15)
-    assert c.rate <= 0.95 * limit * 1.15
+    assert c.rate <= RateController.BACKOFF * limit * 1.15
     assert t == 0.5
+
+
+def test_a_stray_throttle_lowers_the_estimate_by_5_percent_at_most() -> None:
+    # Known limit 200/s; the client then sends 150/s and meets one throttle (a clump after a
+    # stall, say): 150/s is what was sent, not what the endpoint takes.
+    c, t = settle(200.0)
+    known = c.limit
+    assert known is not None
+    t = feed(c, t, 1.0, 150.0)
+    c.record(t, True)
+    assert c.limit == pytest.approx(RateController.CUT * known)
+    # Throttled on more than 5% of the replies, the accepted rate is the limit.
+    t = feed(c, t + 0.3, 0.6, 120.0, 30.0)
+    assert c.limit == pytest.approx(120.0, rel=0.1)
+
+
+def test_a_cut_never_leaves_the_rate_above_what_was_sent() -> None:
+    # The rate allows 400/s but the callers (many in retry backoff) send 100/s, a tenth of
+    # it throttled: the rate comes down to what was sent, not just by 5%.
+    c = RateController(now=0.0, start_rate=400.0)
+    c.limit = 400.0
+    feed(c, 0.0, 1.0, 90.0, 10.0)
+    assert c.rate <= 100.0
 
 
 def test_throttles_within_the_cooldown_cut_once() -> None:
@@ -117,12 +140,12 @@ def test_after_a_cut_it_closes_most_of_the_gap_fast_then_creeps_to_the_known_lim
     limit = c.limit
     assert limit is not None
     t = follow(c, t, 0.75)
-    # Time constant 0.25 s towards 0.95 of the limit: most of the way there in 0.75 s.
-    assert 0.93 * limit <= c.rate <= 0.96 * limit
+    # Time constant 0.25 s towards NEAR (0.97) of the limit: most of the way in 0.75 s.
+    assert 0.955 * limit <= c.rate <= 0.975 * limit
     creep_start = c.rate
     t = follow(c, t, 0.5)
     # Then 5% of the limit a second: tightening the probe near the last known limit.
-    assert c.rate - creep_start == pytest.approx(0.025 * limit, rel=0.35)
+    assert c.rate - creep_start == pytest.approx(0.025 * limit, rel=0.4)
     assert c.rate <= limit
 
 
