@@ -116,6 +116,10 @@ class GlueSessionClient:
             waiter and watch polls), as a token bucket of ``max(1, max_rate)`` tokens: over any
             W seconds at most ``max_rate * W + max(1, max_rate)`` requests start. ``None``: no
             cap. In adaptive retry mode the lower of this and the adaptive rate applies.
+            ``"auto"``: the rate is learned from the endpoint's throttling replies (the codes
+            botocore's retry classifier treats as throttling) and kept just under the highest
+            rate it accepts, probing upward while nothing is throttled; ``send_rate`` reports
+            it. See the guide "Staying under a quota".
         max_waiting: calls that may wait at once for a send slot (``max_connections``) or a
             rate token; a call beyond it fails at once with
             [``ClientBusyError``][aioglue_session.errors.ClientBusyError] and sends nothing
