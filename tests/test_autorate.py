@@ -14,13 +14,14 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from botocore.exceptions import ReadTimeoutError
 from conftest import assert_no_leaks
 from faultserver import FaultServer
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from vtime import VirtualTime
 
-from aioglue_session import GlueSessionClient, RetryConfig, errors
+from aioglue_session import GlueSessionClient, RetryConfig, Timeouts, errors
 from aioglue_session.autorate import AutoRate
 from aioglue_session.transport import MockTransport, RawReply, Request
 
@@ -296,6 +297,26 @@ async def test_the_burst_is_a_twentieth_of_a_second() -> None:
     while bucket.try_take():
         taken += 1
     assert taken == 10
+
+
+async def test_a_total_timeout_ends_the_wait_for_a_learned_rate_token() -> None:
+    vt = VirtualTime()
+    async with make_client(
+        MockTransport(lambda r: RawReply(200, {}, OK_BODY)),
+        vt,
+        max_rate="auto",
+        timeouts=Timeouts(total=0.05),
+    ) as glue:
+        await glue.get_session("s")  # the one token the bucket starts with
+        start = vt.now
+        # The next token is 0.1 s away at 10/s: past the call's 0.05 s, so it fails at once.
+        with pytest.raises(ReadTimeoutError):
+            await glue.get_session("s")
+        assert vt.now == start
+        # Its place was handed back: the next call waits the 0.1 s of one token, not two.
+        await vt.sleep(0.1)
+        await glue.get_session("s")
+        assert len(glue.transport.requests) == 2  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize("value", ["fast", "AUTO", ""])
