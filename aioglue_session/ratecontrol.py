@@ -11,9 +11,10 @@ measures the limit itself**. botocore's adaptive mode (CUBIC on the *sent* rate,
 at each throttle) throws that away and settles near half the limit; this loop uses it:
 
 * **Back off to just under the measured limit.** At a throttle, the accepted rate is measured
-  over the time since the last cut (0.25 s to 1 s, and at least ``MIN_REPLIES`` replies; only
-  the last 0.25 s when the rate was growing fast, as it does before the first throttle and past
-  the known limit). When at least ``DENSE`` (5%) of those replies were throttled, the endpoint
+  over the time since the last cut (0.25 s to 1 s, and at least ``MIN_REPLIES`` replies; past
+  the known limit, over the time spent past it, which dilutes the endpoint's burst, drained in
+  the overshoot and counted as accepted; before the first throttle, over the last 0.25 s
+  only). When at least ``DENSE`` (5%) of those replies were throttled, the endpoint
   was turning requests away all along, and the accepted rate is the new estimate ``E`` of the
   limit; a few throttles only (a clump sent after a stall, or the first of an overshoot) lower
   ``E`` by 5% at most, since the rate accepted then is only what was sent. Either way the rate
@@ -152,9 +153,14 @@ class RateController:
 
     def _cut(self, now: float) -> None:
         """A throttle: measure the accepted rate and settle just under it."""
-        if self.limit is None or self._above_since is not None:
-            # The rate was growing fast: only the latest replies tell the limit.
+        if self.limit is None:
+            # Slow start: the rate was doubling, only the latest replies tell the limit.
             window = self.MIN_WINDOW
+        elif self._above_since is not None:
+            # Probing past the known limit: over the time spent past it, which dilutes the
+            # endpoint's burst (drained in the overshoot, then counted as accepted).
+            since = now - self._above_since
+            window = min(max(since, self.MIN_WINDOW), self.MAX_WINDOW)
         else:
             window = min(max(now - self._cut_at, self.MIN_WINDOW), self.MAX_WINDOW)
         accepted, throttled, span = self._counts(now - window, now, self.MIN_REPLIES)
