@@ -340,6 +340,8 @@ def open_page(context: Any, url: str, findings: Findings, where: str) -> tuple[A
         route.abort()
 
     def response(reply: Any) -> None:
+        if reply.request.method == "HEAD":  # the 404 page asking where the site's root is
+            return
         if reply.status >= 400 and reply.url != url and reply.url.startswith(local):
             findings.fail("failed resources", f"{where}: {reply.url} answered {reply.status}")
 
