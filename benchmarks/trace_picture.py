@@ -40,12 +40,13 @@ FAULTS: dict[str, list[tuple[str, int]]] = {
     "etl-6": [("ThrottlingException", 400)],
 }
 NAME = "trace-throttled-bulk.png"
+FAULTS_LEFT = web.AppKey("faults_left", dict[str, list[tuple[str, int]]])
 
 
 async def glue_endpoint(request: web.Request) -> web.Response:
     session_id = json.loads(await request.read())["Id"]
     headers = {"x-amzn-RequestId": str(uuid.uuid4())}
-    faults = request.app["faults"].get(session_id)
+    faults = request.app[FAULTS_LEFT].get(session_id)
     if faults:
         code, status = faults.pop(0)
         message = f"Session {session_id} not found" if code.startswith("Entity") else code
@@ -70,7 +71,7 @@ async def record() -> list[Any]:
     provider = TracerProvider(resource=Resource.create({"service.name": "nightly-report"}))
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     app = web.Application()
-    app["faults"] = {key: list(value) for key, value in FAULTS.items()}
+    app[FAULTS_LEFT] = {key: list(value) for key, value in FAULTS.items()}
     app.router.add_post("/", glue_endpoint)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()

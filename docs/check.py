@@ -18,7 +18,8 @@ and opens every page in headless Chromium, driven by Playwright (``executable_pa
 * an API signature wider than its box at 1280 px (on the phone a signature may scroll sideways);
 * a code block, signature, table or other box whose content is wider than the box and cannot be
   scrolled (cut off, or spilling out of the text column), and a page wider than the screen;
-* a name in a table's code cell broken across lines inside a word (``EntityNotFoun|dException``);
+* a name in a table's code cell or in a heading broken across lines inside a word
+  (``EntityNotFoun|dException``);
 * a copy button over an output block (``text``, ``console``, ``log``, ``pycon`` code blocks);
 * site search that does not answer (typed into the search box, at both sizes, and the first hit
   opened);
@@ -185,8 +186,8 @@ MEASURE = r"""
     return null;
   };
   // Where a line break falls between two word characters inside one element's text.
-  const midWordBreaks = (el) => {
-    if (el.getClientRects().length < 2) return [];
+  const midWordBreaks = (el, block = false) => {
+    if (!block && el.getClientRects().length < 2) return [];
     const found = [];
     const range = document.createRange();
     const walker = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
@@ -197,10 +198,14 @@ MEASURE = r"""
         range.setStart(node, i);
         range.setEnd(node, i + 1);
         const rects = range.getClientRects();
-        if (!rects.length) continue;
+        if (!rects.length) {  // collapsed white space, say: a break there is fine
+          prevChar = text[i];
+          before += text[i];
+          continue;
+        }
         const top = rects[0].top;
         if (prevTop !== null && top > prevTop + 2 && /\w/.test(prevChar) && /\w/.test(text[i])) {
-          found.push(before + "|" + el.textContent.slice(before.length));
+          found.push((before + "|" + el.textContent.slice(before.length)).trim());
         }
         prevTop = top;
         prevChar = text[i];
@@ -220,7 +225,7 @@ MEASURE = r"""
       alt: img.alt,
     })),
     signatures: [], codeBlocks: [], spills: [], tableBreaks: [], proseBreaks: [],
-    copyOnOutput: [], copyButtons: 0,
+    copyOnOutput: [], copyButtons: 0, headingBreaks: [],
   };
   for (const sig of document.querySelectorAll(".doc-signature")) {
     const code = sig.querySelector("pre > code") || sig;
@@ -266,6 +271,9 @@ MEASURE = r"""
   }
   for (const code of article.querySelectorAll("td code, th code")) {
     for (const at of midWordBreaks(code)) result.tableBreaks.push(at);
+  }
+  for (const heading of article.querySelectorAll("h1, h2, h3, h4, h5, h6")) {
+    for (const at of midWordBreaks(heading, true)) result.headingBreaks.push(at);
   }
   for (const code of article.querySelectorAll(":not(pre) > code")) {
     if (code.closest("td, th")) continue;
@@ -417,6 +425,8 @@ def check_pages(
                 )
             for at in m["tableBreaks"]:
                 findings.fail("names broken in tables", f"{where}: table cell code broken: {at}")
+            for at in m["headingBreaks"]:
+                findings.fail("names broken in headings", f"{where}: heading broken: {at}")
             for at in m["proseBreaks"]:
                 findings.note(f"names broken in running text ({name})", f"{where}: {at}")
             if name == "desktop":
@@ -558,7 +568,8 @@ def summary(findings: Findings, pages: list[str]) -> str:
         "on the phone",
         f"boxes cut off or spilling out of the text: {c['boxes cut off or spilling']}; "
         f"pages wider than the screen: {c['pages wider than the screen']}",
-        f"names broken inside a word in tables: {c['names broken in tables']}; in running text: "
+        f"names broken inside a word in tables: {c['names broken in tables']}; in headings: "
+        f"{c['names broken in headings']}; in running text: "
         f"{c['names broken in running text (desktop)']} at 1280, "
         f"{c['names broken in running text (phone)']} on the phone",
         f"copy buttons: {c['copy buttons']}, on output blocks: {c['copy buttons on output']}",
