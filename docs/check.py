@@ -23,8 +23,8 @@ and opens every page in headless Chromium, driven by Playwright (``executable_pa
 * a copy button over an output block (``text``, ``console``, ``log``, ``pycon`` code blocks);
 * site search that does not answer (typed into the search box, at both sizes, and the first hit
   opened);
-* a 404 page that is unstyled or has broken links, served from the root, from the path of
-  ``site_url`` and from another folder.
+* a 404 page that is unstyled, has broken links or a search that does not answer, served from
+  the root, from the path of ``site_url`` and from another folder.
 
 Other findings are printed as notes: code blocks that scroll sideways, code names broken inside a
 word in running text on the phone, links outside the site (listed, not fetched: this check never
@@ -460,50 +460,55 @@ def check_pages(
             findings.note("links outside the site (not fetched)", shown)
 
 
+def search(page: Any, phone: bool, screenshot: Path) -> tuple[int, str, str]:
+    """Types the query into the site's search on ``page`` and opens the first hit: (hits, the
+    results' status line, the address opened). Raises when search does not answer."""
+    if phone:
+        page.click("label.md-header__button[for='__search']")
+    page.click("input.md-search__input")
+    page.keyboard.type(SEARCH_QUERY, delay=20)
+    page.wait_for_selector(".md-search-result__item", timeout=10_000)
+    meta = page.inner_text(".md-search-result__meta")
+    hits = page.locator(".md-search-result__item").count()
+    page.screenshot(path=str(screenshot))
+    first = page.locator(".md-search-result__link").first
+    href = first.evaluate("a => a.href")
+    first.click()
+    page.wait_for_load_state("load")
+    target = page.url
+    status = fetch_status(target.partition("#")[0])
+    if target != href:
+        raise RuntimeError(f"the first hit {href} opened {target}")
+    if status != 200:
+        raise RuntimeError(f"the first hit {href} answered {status}")
+    return hits, meta, target
+
+
 def check_search(browser: Any, base: str, out: Path, findings: Findings) -> None:
     for name, options in VIEWPORTS.items():
         context = browser.new_context(**options)
         where = f"{name} search"
         page, _ = open_page(context, base, findings, where)
         try:
-            if name == "phone":
-                page.click("label.md-header__button[for='__search']")
-            page.click("input.md-search__input")
-            page.keyboard.type(SEARCH_QUERY, delay=20)
-            page.wait_for_selector(".md-search-result__item", timeout=10_000)
-            meta = page.inner_text(".md-search-result__meta")
-            hits = page.locator(".md-search-result__item").count()
-            page.screenshot(path=str(out / name / "search.png"))
-            first = page.locator(".md-search-result__link").first
-            href = first.evaluate("a => a.href")
-            first.click()
-            page.wait_for_load_state("load")
-            target = page.url
-            status = fetch_status(target.partition("#")[0])
-            if target != href:
-                findings.fail("search broken", f"{where}: the first hit {href} opened {target}")
-            elif status != 200:
-                findings.fail("search broken", f"{where}: the first hit {href} answered {status}")
-            else:
-                findings.counts[f"search hits ({name})"] = hits
-                findings.pages["(search)"][name] = {
-                    "query": SEARCH_QUERY,
-                    "meta": meta,
-                    "hits": hits,
-                    "first": target,
-                }
+            hits, meta, target = search(page, name == "phone", out / name / "search.png")
+            findings.counts[f"search hits ({name})"] = hits
+            findings.pages["(search)"][name] = {
+                "query": SEARCH_QUERY,
+                "meta": meta,
+                "hits": hits,
+                "first": target,
+            }
         except Exception as e:  # any failure of the search is the finding
-            meta = ""
-            with contextlib.suppress(Exception):
-                meta = page.inner_text(".md-search-result__meta", timeout=1_000)
-            page.screenshot(path=str(out / name / "search.png"))
-            findings.fail(
-                "search broken",
-                f"{where}: no result for {SEARCH_QUERY!r} ({meta or 'no status'}): "
-                f"{str(e).splitlines()[0]}",
-            )
+            findings.fail("search broken", f"{where}: {search_failure(page, e)}")
         page.close()
         context.close()
+
+
+def search_failure(page: Any, e: Exception) -> str:
+    meta = ""
+    with contextlib.suppress(Exception):
+        meta = page.inner_text(".md-search-result__meta", timeout=1_000)
+    return f"no result for {SEARCH_QUERY!r} ({meta or 'no status'}): {str(e).splitlines()[0]}"
 
 
 def check_404(browser: Any, site: Path, roots: list[str], out: Path, findings: Findings) -> None:
@@ -519,6 +524,10 @@ def check_404(browser: Any, site: Path, roots: list[str], out: Path, findings: F
                 "() => [...document.querySelectorAll('a[href]')].map(a => a.href)"
             )
             page.screenshot(path=str(out / "desktop" / f"404-{slug(prefix)}.png"))
+            try:
+                search(page, False, out / "desktop" / f"404-{slug(prefix)}-search.png")
+            except Exception as e:
+                findings.fail("404 page", f"{where}: search: {search_failure(page, e)}")
             page.close()
             origin = base.removesuffix(prefix) + "/"
             broken = [
