@@ -3,6 +3,7 @@
     python benchmarks/adaptive.py                # 3 rounds of every mode and limit, ~10 min
     python benchmarks/adaptive.py --rounds 1     # one round, ~3.5 min
     python benchmarks/adaptive.py --quick        # a few seconds each (the smoke test)
+    python benchmarks/adaptive.py --plot-only    # redraw the figure from the last full run
 
 A local endpoint (tests/faultserver.py in a child process: a real aiohttp.web server on
 127.0.0.1) answers GetSession through a token bucket: ``limit`` requests/s with a burst of a
@@ -19,10 +20,11 @@ Two limits: steady (150/s for 16 s) and stepped (200 -> 80 -> 250/s, 10 s each).
 mode and per phase, after ``--settle`` seconds (3; 4 for the steady run, as the issue measured):
 goodput / limit, the share of replies throttled (from the endpoint's own counts), and, over the
 whole run, calls that failed for throttling. Rounds are interleaved (each round runs every mode
-once, in a rotated order) and the medians are reported. The stepped run of the last round is
-plotted (learned rate against the limit, and goodput per half second) into
-``docs/images/adaptive-rate.png`` (``--plot``); the table goes to
-``benchmarks/results/adaptive.{md,json}``. Loopback only; stops by itself.
+once, in a rotated order) and the medians are reported. The table goes to
+``benchmarks/results/adaptive.{md,json}`` (``--out``); the stepped run of the last round is
+plotted (learned rate against the limit, and goodput per half second) as ``adaptive-rate.png``
+into the same folder and, after a full run, into ``docs/images/`` for the guide. Loopback only;
+stops by itself.
 """
 
 from __future__ import annotations
@@ -183,7 +185,8 @@ def figures(run: dict[str, Any], duration: float, settle: float) -> list[dict[st
     return out
 
 
-def plot(runs: dict[str, dict[str, Any]], duration: float, path: Path) -> bool:
+def plot(runs: dict[str, dict[str, Any]], duration: float, folder: Path, docs: bool) -> bool:
+    """``adaptive-rate.png`` in ``folder`` and, with ``docs``, in docs/images/."""
     try:
         import matplotlib
 
@@ -193,7 +196,7 @@ def plot(runs: dict[str, dict[str, Any]], duration: float, path: Path) -> bool:
         print("(no plot: matplotlib is not installed; pip install aioglue-session[bench])")
         return False
     schedule, _ = SCENARIOS["stepped"]
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(9, 6.5), sharex=True)
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(10, 6.5), sharex=True)
     xs, ys = [], []
     for (t, limit), end in zip(schedule, [t for t, _ in schedule[1:]] + [duration], strict=True):
         xs += [t, end]
@@ -227,9 +230,18 @@ def plot(runs: dict[str, dict[str, Any]], duration: float, path: Path) -> bool:
     bottom.set_title("Goodput, per half second")
     bottom.legend(loc="upper left", fontsize=8, ncol=4)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
+    fig.set_dpi(110)
+    from figures import save
+
+    if docs:
+        written = save(fig, "adaptive-rate.png", folder)
+    else:
+        folder.mkdir(parents=True, exist_ok=True)
+        written = [folder / "adaptive-rate.png"]
+        fig.savefig(written[0], metadata={"Software": None})
     plt.close(fig)
+    for path in written:
+        print(f"plot: {path}")
     return True
 
 
@@ -263,8 +275,14 @@ async def main() -> None:
     parser.add_argument("--modes", default=",".join(MODES))
     parser.add_argument("--quick", action="store_true", help="short runs (smoke test)")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
-    parser.add_argument("--plot", type=Path, default=ROOT / "docs" / "images" / "adaptive-rate.png")
+    parser.add_argument(
+        "--plot-only", action="store_true", help="redraw the figure from --out's adaptive.json"
+    )
     args = parser.parse_args()
+    if args.plot_only:
+        saved = json.loads((args.out / "adaptive.json").read_text())
+        plot(saved["plotted"], saved["settings"]["scenarios"]["stepped"]["seconds"], args.out, True)
+        return
     modes = [m for m in args.modes.split(",") if m]
     if args.quick:
         # Short phases: the figures mean little, but every part runs.
@@ -317,6 +335,7 @@ async def main() -> None:
                 ],
                 "failed_other": sum(r["failed_other"] for r in raw[scenario][mode]),
             }
+    last = {mode: raw["stepped"][mode][-1] for mode in modes}
     report = {
         "settings": {
             "rounds": args.rounds,
@@ -326,6 +345,8 @@ async def main() -> None:
             "quick": args.quick,
         },
         "results": results,
+        # The stepped run of the last round, as plotted (for --plot-only).
+        "plotted": last,
     }
     text = table(report)
     print()
@@ -334,9 +355,7 @@ async def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "adaptive.json").write_text(json.dumps(report, indent=1) + "\n")
     (args.out / "adaptive.md").write_text(text + "\n")
-    last = {mode: raw["stepped"][mode][-1] for mode in modes}
-    if plot(last, SCENARIOS["stepped"][1], args.plot):
-        print(f"plot: {args.plot}")
+    plot(last, SCENARIOS["stepped"][1], args.out, docs=not args.quick)
 
 
 if __name__ == "__main__":
