@@ -123,6 +123,16 @@ class Session:
         result: dict[str, Any] = converter.unstructure(self, Session)
         return result
 
+    def to_json_dict(self) -> dict[str, Any]:
+        """``to_dict()`` with its timestamps as ISO-8601 strings (``2024-05-01T12:00:00+00:00``):
+        ready for ``json.dumps``, and what the command line prints."""
+        result = self.to_dict()
+        for name in _TIMESTAMP_KEYS:
+            value = result.get(name)
+            if value is not None:
+                result[name] = value.isoformat()
+        return result
+
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Session:
         """Build from the boto3-shaped dict (or a raw GetSession ``Session`` JSON object).
@@ -150,6 +160,10 @@ class SessionResult:
     def ok(self) -> bool:
         """``True`` when there is a session and no error."""
         return self.error is None and self.session is not None
+
+
+#: The members of ``to_dict()`` that hold a ``datetime``.
+_TIMESTAMP_KEYS = ("CreatedOn", "CompletedOn")
 
 
 # --- the converter -------------------------------------------------------------------------------
