@@ -158,6 +158,7 @@ async def soak(
             failures: list[str] = []
             # (answered, rss, traced, idle pooled connections, open file descriptors)
             samples: list[tuple[int, int, int, int, int]] = []
+            failed_so_far: list[int] = []  # lookups failed by each sample
             started = time.perf_counter()
             stream = ids(fresh_total)
 
@@ -220,6 +221,10 @@ async def soak(
                     traced = tracemalloc.get_traced_memory()[0] if trace else 0
                     samples.append(
                         (answered, rss_bytes(), traced, pooled_connections(glue), open_fds())
+                    )
+                    failed_so_far.append(
+                        sum(n for k, n in outcomes.items() if k.startswith("failed"))
+                        + sum(n for k, n in hot_outcomes.items() if k.startswith("failed"))
                     )
 
             await asyncio.gather(*(lane() for _ in range(lanes)))
@@ -325,6 +330,9 @@ async def soak(
         else None,
         "tracemalloc_kib_series": [round(x[2] / 1024) for x in samples] if trace else None,
         "pooled_connections_series": [x[3] for x in samples],
+        "rss_mib_series": [round(x[1] / 2**20, 1) for x in samples],
+        "open_fds_series": [x[4] for x in samples],
+        "failed_lookups_series": failed_so_far,
     }
 
 
@@ -356,7 +364,7 @@ def main() -> None:
         "--million",
         action="store_true",
         help="the million-lookup soak: 1,000,000 lookups at C=256, 3%% throttles, 1%% resets, "
-        "1%% 5xx, 0.2%% stalls past a 1 s read timeout, 0.5%% slow bodies, 10%% max_age reads, "
+        "1%% 5xx, 0.2%% stalls past a 2 s read timeout, 0.5%% slow bodies, 10%% max_age reads, "
         "4 lanes of 5,000-id batches (no tracemalloc)",
     )
     parser.add_argument("--lanes", type=int, default=1, help="batches in flight at once")
@@ -366,7 +374,7 @@ def main() -> None:
     if args.million:
         args.lookups, args.concurrency, args.no_tracemalloc = 1_000_000, 256, True
         args.throttle, args.reset, args.server_error = 0.03, 0.01, 0.01
-        args.stall, args.slow_body, args.read_timeout = 0.002, 0.005, 1.0
+        args.stall, args.slow_body, args.read_timeout = 0.002, 0.005, 2.0
         args.hot_share, args.lanes, args.batch_size = 0.1, 4, 5_000
     report = asyncio.run(
         soak(
