@@ -21,19 +21,21 @@ from botocore.retries import standard
 from .errors import GlueError
 from .ratecontrol import RateController
 from .ratelimit import RateLimit
-from .retries import retry_context
+from .retries import ContextAdapter, retry_context
 
 __all__ = ["AutoRate", "is_throttling"]
 
 #: RateLimit's setter: refills at the old rate, then changes the rate.
 _set_rate: Callable[[RateLimit, float], None] = RateLimit.rate.fset  # type: ignore[attr-defined]
 
-_DETECTOR = standard.ThrottlingErrorDetector(retry_event_adapter=standard.RetryEventAdapter())
+#: botocore's detector, asked through ``is_throttling_error(context=...)``: the one entry point
+#: every supported botocore has (1.34 has no ``is_throttling_error_from_context``).
+_DETECTOR = standard.ThrottlingErrorDetector(retry_event_adapter=ContextAdapter())
 
 
 def is_throttling(exc: GlueError, attempt: int = 1) -> bool:
     """Whether botocore's retry classifier counts this error reply as throttling."""
-    return bool(_DETECTOR.is_throttling_error_from_context(retry_context(attempt, exc)))
+    return bool(_DETECTOR.is_throttling_error(context=retry_context(attempt, exc)))
 
 
 class AutoRate(RateLimit):

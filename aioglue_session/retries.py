@@ -28,7 +28,7 @@ from botocore.retries import adaptive, bucket, quota, standard, throttling
 from .errors import RETRYABLE_KINDS, GlueError
 from .settings import check_retry_mode
 
-__all__ = ["AdaptiveLimiter", "Recovery", "Retrier"]
+__all__ = ["AdaptiveLimiter", "ContextAdapter", "Recovery", "Retrier"]
 
 logger = logging.getLogger(__name__)
 
@@ -88,7 +88,7 @@ _OK_RESPONSE = AWSResponse("", 200, HTTPHeaders(), None)
 _NO_RETRY_CONTEXT: dict[str, Any] = {}
 
 
-class _ContextAdapter(standard.RetryEventAdapter):
+class ContextAdapter(standard.RetryEventAdapter):
     """botocore's event adapter for a caller that already has the ``RetryContext``: the
     adaptive limiter passes its ``on_receiving_response(context=...)`` kwargs straight to
     ``ThrottlingErrorDetector.is_throttling_error``, which asks the adapter for the context."""
@@ -120,7 +120,7 @@ class AdaptiveLimiter:
             rate_clocker=adaptive.RateClocker(self._clock),
             token_bucket=self._bucket,
             throttling_detector=standard.ThrottlingErrorDetector(
-                retry_event_adapter=_ContextAdapter()
+                retry_event_adapter=ContextAdapter()
             ),
             clock=self._clock,
         )
