@@ -179,18 +179,9 @@ class SessionWatch:
         self._promoted: deque[_Entry] = deque()
         self._flying: dict[_Entry, asyncio.Task[None]] = {}
         self._changes: deque[_Entry] = deque()
-        # The token bucket (max_rate): at most max(1, rate) tokens.
+        # The token bucket (max_rate): at most max(1, rate) tokens, full at the start.
         self._capacity = max(1.0, self._rate or 1.0)
-        self._tokens = self._capacity
-        self._stamp: float | None = None
-
-        self._source: Any = None
-        self._source_done = True
-        if isinstance(ids, AsyncIterable):
-            self._source, self._source_done = ids, False
-        else:
-            for item in ids:
-                self._add_one(item)
+        self._tat = -math.inf
 
         self._loop: asyncio.AbstractEventLoop | None = None
         self._scheduler: asyncio.Task[None] | None = None
@@ -207,6 +198,14 @@ class SessionWatch:
         self._instruments: Any = None
         #: Polls started (for benchmarks and curious users; not part of the contract).
         self.polls = 0
+
+        self._source: Any = None
+        self._source_done = True
+        if isinstance(ids, AsyncIterable):
+            self._source, self._source_done = ids, False
+        else:
+            for item in ids:
+                self._add_one(item)
 
     # --- the public surface ----------------------------------------------------------------------
 
@@ -415,6 +414,7 @@ class SessionWatch:
             if change.final and self._finals.get(entry.id) is entry:
                 del self._finals[entry.id]
             self._count_change(change)
+            self._sync_metrics()
             return change
         return None
 
@@ -430,7 +430,6 @@ class SessionWatch:
         if self._loop is not None or self._closed:
             return
         loop = self._loop = asyncio.get_running_loop()
-        self._stamp = self._clock()
         self._scheduler = loop.create_task(self._run())
         if self._source is not None:
             self._feeder = loop.create_task(self._feed(aiter(self._source)))
@@ -460,13 +459,13 @@ class SessionWatch:
             if not (self._promoted or self._fresh or self._moving or self._settled):
                 break
             if rate is not None:
-                wait = self._take_token(now, rate)
-                if wait > 0:
-                    return now + wait
+                allowed = self._take_token(now, rate)
+                if allowed is not None:
+                    return allowed
             picked = self._pick()
             if picked is None:  # (only stale items were left)
                 if rate is not None:
-                    self._tokens += 1.0
+                    self._tat -= 1.0 / rate  # (the token back)
                 break
             self._launch(picked, now)
         if len(self._flying) >= self._concurrency:
@@ -515,16 +514,20 @@ class SessionWatch:
                 return heapq.heappop(heap)[2]
         return None
 
-    def _take_token(self, now: float, rate: float) -> float:
-        """Take a token (0.0), or say how long until there is one."""
-        stamp = self._stamp if self._stamp is not None else now
-        tokens = min(self._capacity, self._tokens + (now - stamp) * rate)
-        self._stamp = now
-        if tokens >= 1.0 - 1e-9:
-            self._tokens = tokens - 1.0
-            return 0.0
-        self._tokens = tokens
-        return (1.0 - tokens) / rate
+    def _take_token(self, now: float, rate: float) -> float | None:
+        """Take a token (``None``), or say when there will be one.
+
+        The token bucket as the equivalent GCRA: ``_tat`` is when the bucket would be full
+        again, and a poll may start once ``now >= _tat - (capacity - 1) / rate``. Absolute
+        times, not a float count of tokens: a count refilled by tiny steps can stay a hair
+        short of one token for ever when the clock reads large numbers.
+        """
+        tat = self._tat if self._tat > now else now
+        allowed = tat - (self._capacity - 1.0) / rate
+        if now >= allowed:
+            self._tat = tat + 1.0 / rate
+            return None
+        return allowed
 
     def _launch(self, entry: _Entry, now: float) -> None:
         entry.state = _FLYING
