@@ -177,7 +177,7 @@ def test_changes_any_yields_when_any_field_differs_status_does_not() -> None:
             driver = asyncio.get_running_loop().create_task(change_description())
             for mode in ("any", "status"):
                 got = result[mode] = []
-                async for change in g.watch_sessions(["a"], interval=2.0, changes=mode):  # type: ignore[arg-type]
+                async for change in g.watch_sessions(["a"], interval=2.0, changes=mode):
                     got.append(change)
                 glue.fields["a"]["Description"] = "one"
                 glue.status["a"] = "READY"
@@ -249,7 +249,7 @@ def test_the_stream_ends_when_nothing_is_watched_and_ids_are_exhausted() -> None
     ],
 )
 def test_a_session_gone_or_refused_for_good_is_a_final_error_change(
-    status: int, code: str, kind: type[Exception]
+    status: int, code: str, kind: type[errors.GlueError]
 ) -> None:
     async def body(time: VirtualTime) -> None:
         glue = FakeGlue(time, a="READY", b="READY")
