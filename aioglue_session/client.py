@@ -12,6 +12,7 @@ import asyncio
 import functools
 import logging
 import sys
+import threading
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from types import TracebackType
@@ -25,7 +26,7 @@ from ._otel import PendingTelemetry, telemetry_setup
 from ._slots import Slots
 from ._version import __version__
 from .bulk import iter_session_results
-from .errors import RETRYABLE_KINDS, ClientClosedError, GlueError
+from .errors import RETRYABLE_KINDS, ClientBusyError, ClientClosedError, GlueError
 from .models import Session, SessionResult, SessionStatus
 from .protocol import (
     build_error,
@@ -34,6 +35,7 @@ from .protocol import (
     validate_request_origin,
     validate_session_id,
 )
+from .ratelimit import RateLimit, check_rate
 from .settings import (
     DEFAULT_MAX_REPLY_BYTES,
     ClientConfig,
@@ -42,6 +44,7 @@ from .settings import (
     Settings,
     Timeouts,
 )
+from .sharing import SharedReads, check_cache_size, check_max_age
 from .transport import Transport
 from .waiter import wait_for_session
 
@@ -109,6 +112,16 @@ class GlueSessionClient:
         tracer_provider: an OpenTelemetry ``TracerProvider`` (else the global one, when
             ``opentelemetry-api`` is installed).
         meter_provider: an OpenTelemetry ``MeterProvider`` (likewise).
+        max_rate: requests per second for the whole client, every attempt included (retries,
+            waiter and watch polls), as a token bucket of ``max(1, max_rate)`` tokens: over any
+            W seconds at most ``max_rate * W + max(1, max_rate)`` requests start. ``None``: no
+            cap. In adaptive retry mode the lower of this and the adaptive rate applies.
+        max_waiting: calls that may wait at once for a send slot (``max_connections``) or a
+            rate token; a call beyond it fails at once with
+            [``ClientBusyError``][aioglue_session.errors.ClientBusyError] and sends nothing
+            (a retry of a call already admitted waits, but counts). ``None``: no bound.
+        cache_size: how many sessions ``max_age`` calls remember (least recently used dropped
+            first); 0 remembers none (calls still share requests in flight).
         transport: anything with the [``Transport``][aioglue_session.transport.Transport]
             protocol, e.g. a [``MockTransport``][aioglue_session.transport.MockTransport] in your
             tests. It replaces the aiohttp transport (``max_connections`` still bounds requests
@@ -142,6 +155,9 @@ class GlueSessionClient:
         proxies: Mapping[str, str] | None = None,
         tracer_provider: Any = None,
         meter_provider: Any = None,
+        max_rate: float | None = None,
+        max_waiting: int | None = None,
+        cache_size: int = 1024,
         transport: Transport | None = None,
         clock: Callable[[], float] | None = None,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
@@ -161,6 +177,18 @@ class GlueSessionClient:
             max_reply_bytes=max_reply_bytes,
             proxies=proxies,
         )
+        if max_rate is not None:
+            check_rate(max_rate)
+        if max_waiting is not None and (
+            isinstance(max_waiting, bool) or not isinstance(max_waiting, int) or max_waiting < 0
+        ):
+            raise ValueError(f"max_waiting must be an int >= 0 or None, not {max_waiting!r}")
+        self._max_rate = max_rate
+        self._max_waiting = max_waiting
+        #: Calls waiting now for a send slot or a rate token (``max_waiting`` bounds it).
+        self._waiting = 0
+        self._rate: RateLimit | None = None
+        self._reads = SharedReads(check_cache_size(cache_size), clock or time.monotonic)
         self._providers = (tracer_provider, meter_provider)
         #: Set by open() when opentelemetry-api is installed (a PendingTelemetry until the
         #: application imports OpenTelemetry); None keeps calls free of it.
@@ -176,6 +204,7 @@ class GlueSessionClient:
         # The loop the client was opened in. ``asyncio.current_task(loop)``, not ``()``: on
         # Python 3.10/3.11 finding the running loop costs a getpid() system call each time.
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread = 0
         self._slots = Slots(max_connections)
         self._settings: Settings | None = None
         # Set by open():
@@ -242,6 +271,7 @@ class GlueSessionClient:
 
     async def _open(self) -> None:
         self._loop = asyncio.get_running_loop()
+        self._thread = threading.get_ident()
         settings, self._credentials, telemetry = await asyncio.to_thread(self._start_up)
         from .retries import Retrier
         from .signing import RequestSigner
@@ -268,6 +298,8 @@ class GlueSessionClient:
                 session=self._user_http,
                 proxy=settings.proxy,
             )
+        if self._max_rate is not None:
+            self._rate = RateLimit(self._max_rate, clock=clock or time.monotonic)
         self._settings = settings
         if telemetry is True:
             self._telemetry = PendingTelemetry(self._activate_telemetry)
@@ -293,7 +325,17 @@ class GlueSessionClient:
         is released. Idempotent; harmless on a client that was never opened."""
         if self._state == _CLOSED:
             return
+        if self._state == _OPEN and asyncio.get_running_loop() is not self._loop:
+            assert self._loop is not None
+            if not self._loop.is_closed():
+                raise RuntimeError(self._other_loop_message("closed"))
+            # Its loop is gone, and with it every call and connection it had: nothing to wait
+            # for or release from here.
+            self._state = _CLOSED
+            self._reads.clear()
+            return
         was_open, self._state = self._state == _OPEN, _CLOSED
+        self._reads.clear()
         current = asyncio.current_task()
         pending = [t for t in self._calls if t is not current and not t.done()]
         for task in pending:
@@ -382,6 +424,29 @@ class GlueSessionClient:
         assert self._settings is not None
         return self._settings
 
+    def _check_loop_if_running(self) -> None:
+        """``_check_loop`` for the plain methods that return an iterator: checked at once when
+        a loop runs here (without one, the first lookup checks)."""
+        if asyncio._get_running_loop() is not None:
+            self._check_loop()
+
+    def _check_loop(self) -> None:
+        """Raise ``RuntimeError`` unless the running loop is the one the client was opened in."""
+        try:
+            running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is not self._loop:
+            raise RuntimeError(self._other_loop_message("called"))
+
+    def _other_loop_message(self, verb: str) -> str:
+        return (
+            f"this GlueSessionClient was opened in another event loop and cannot be {verb} "
+            "from this one: a client (its connections, its waiting calls) belongs to the loop "
+            "it was opened in. Use one client per event loop: open a new one in this loop "
+            "(or thread), e.g. per test or in the thread's own loop"
+        )
+
     def _check_open(self) -> None:
         if self._state == _CLOSED:
             raise ClientClosedError("this GlueSessionClient is closed")
@@ -393,13 +458,29 @@ class GlueSessionClient:
 
     # --- GetSession ------------------------------------------------------------------------------
 
-    async def get_session(self, session_id: str, *, request_origin: str | None = None) -> Session:
+    async def get_session(
+        self,
+        session_id: str,
+        *,
+        request_origin: str | None = None,
+        max_age: float | None = None,
+    ) -> Session:
         """Look up one session: one ``AWSGlue.GetSession`` call, retried per the client's
         retry settings (as boto3's ``get_session(Id=..., RequestOrigin=...)``).
 
         Args:
             session_id: the session's id (1-255 characters of Glue's pattern).
             request_origin: Glue's ``RequestOrigin`` (1-128 of ``[.\\-_A-Za-z0-9]``).
+            max_age: seconds (>= 0) for services that look the same session up many times a
+                second. ``None`` (default): a request of its own, always, as boto3. Otherwise
+                a session this client received for the same ``(session_id, request_origin)``
+                from a request sent at most ``max_age`` seconds ago is returned with no
+                request; else a request for it already in flight (started by a ``max_age``
+                call) is waited for and shared; else the call makes the request and its
+                session is remembered (``cache_size`` sessions, least recently used dropped).
+                Errors are never remembered: a shared request's error is raised in every call
+                that waited for it. Cancelling one waiting call never cancels the request for
+                the others. ``max_age=0`` shares requests in flight only.
 
         Raises:
             ParamValidationError: a bad argument, before anything is sent.
@@ -407,12 +488,19 @@ class GlueSessionClient:
             botocore.exceptions.EndpointConnectionError: and the other network errors, after
                 retries.
             ClientClosedError: the client is not open, or was closed during the call.
+            ClientBusyError: ``max_waiting`` calls already wait; nothing was sent.
+            RuntimeError: called from another event loop than the client was opened in.
+            TypeError, ValueError: ``max_age`` is not a number of seconds >= 0.
         """
+        if max_age is not None:
+            return await self._get_shared(session_id, request_origin, max_age)
         sid = validate_session_id(session_id)
         origin = validate_request_origin(request_origin)
         self._check_open()
-        body = encode_request(sid, origin)
         task = asyncio.current_task(self._loop)
+        if task is None or _get_ident() != self._thread:
+            self._check_loop()
+        body = encode_request(sid, origin)
         if task is not None:
             self._calls.add(task)
         call = None if self._telemetry is None else self._telemetry.start()
@@ -454,12 +542,68 @@ class GlueSessionClient:
             if call is not None:
                 call.end(outcome)
 
+    async def _get_shared(
+        self, session_id: str, request_origin: str | None, max_age: float
+    ) -> Session:
+        """``get_session`` with ``max_age``: remembered, shared, or a request of its own."""
+        sid = validate_session_id(session_id)
+        origin = validate_request_origin(request_origin)
+        age = check_max_age(max_age)
+        self._check_open()
+        self._check_loop()
+        key = (sid, origin)
+        reads = self._reads
+        # max_age=0 shares requests in flight only: nothing remembered is young enough.
+        session = reads.remembered(key, age) if age > 0.0 else None
+        if session is not None:
+            telemetry = self._telemetry
+            if telemetry is not None:
+                call = telemetry.start()
+                if call is not None:
+                    call.served("hit")
+                    call.end(None)
+            return session
+        flight = reads.in_flight(key)
+        call = None
+        if flight is None:
+            assert self._loop is not None
+            request = functools.partial(self.get_session, sid, request_origin=origin)
+            flight = reads.start(key, request, self._loop)
+        elif self._telemetry is not None:
+            call = self._telemetry.start()
+            if call is not None:
+                call.served("shared")
+        flight.waiters += 1
+        task = asyncio.current_task(self._loop)
+        if task is not None:
+            self._calls.add(task)
+        outcome: BaseException | None = None
+        try:
+            return await asyncio.shield(flight.task)
+        except asyncio.CancelledError as exc:
+            outcome = exc
+            reads.leave(flight)
+            if self._state == _CLOSED and task is not None:
+                _uncancel(task)
+                outcome = ClientClosedError("the client was closed while this call ran")
+                raise outcome from None
+            raise
+        except BaseException as exc:
+            outcome = exc
+            raise
+        finally:
+            if task is not None:
+                self._calls.discard(task)
+            if call is not None:
+                call.end(outcome)
+
     def get_sessions(
         self,
         ids: Iterable[str] | AsyncIterable[str],
         *,
         concurrency: int = 16,
         request_origin: str | None = None,
+        max_age: float | None = None,
     ) -> AsyncIterator[SessionResult]:
         """Look up many sessions: one [``SessionResult``][aioglue_session.SessionResult] per
         distinct id, in completion order, at most ``concurrency`` in flight.
@@ -469,6 +613,8 @@ class GlueSessionClient:
                 ``2 * concurrency`` taken ahead of what you have consumed).
             concurrency: lookups in flight at once.
             request_origin: Glue's ``RequestOrigin`` for every lookup.
+            max_age: passed to each lookup, as in
+                [``get_session``][aioglue_session.GlueSessionClient.get_session].
 
         One id's failure (an error reply, a network failure after retries, an invalid id) is
         that id's result and never stops the others. A failure of the client rather than of an
@@ -482,13 +628,19 @@ class GlueSessionClient:
             ValueError: ``concurrency`` is not a positive int.
             ParamValidationError: a bad ``request_origin``.
             ClientClosedError: the client is not open.
+            RuntimeError: called from another event loop than the client was opened in.
         """
         self._check_open()
+        self._check_loop_if_running()
         validate_request_origin(request_origin)
+        if max_age is not None:
+            check_max_age(max_age)
 
         fetch: Callable[[str], Awaitable[Session]] = self.get_session
-        if request_origin is not None:
-            fetch = functools.partial(self.get_session, request_origin=request_origin)
+        if request_origin is not None or max_age is not None:
+            fetch = functools.partial(
+                self.get_session, request_origin=request_origin, max_age=max_age
+            )
         return iter_session_results(fetch, ids, concurrency=concurrency)
 
     async def wait_for_session(
@@ -518,6 +670,7 @@ class GlueSessionClient:
         """
         validate_session_id(session_id)
         self._check_open()
+        self._check_loop()
         wanted = tuple(until)
 
         def run(fetch: Callable[[str], Awaitable[Session]]) -> Awaitable[Session]:
@@ -624,13 +777,12 @@ class GlueSessionClient:
         and every request is signed just before it goes out.
         """
         slots, clock, url = self._slots, self._retrier.clock, self._signer.url
-        if not slots.try_take() and not await slots.take(
-            None if deadline is None else deadline - clock()
-        ):
-            raise ReadTimeoutError(
-                endpoint_url=url, error="total timeout reached waiting for a send slot"
-            )
+        if not slots.try_take():
+            await self._wait_for_slot(attempt, deadline)
         try:
+            rate = self._rate
+            if rate is not None and not rate.try_take():
+                await self._wait_for_token(rate, attempt, deadline)
             if self._state != _OPEN:
                 raise ClientClosedError("this GlueSessionClient is closed")
             cache = self._credentials
@@ -673,6 +825,52 @@ class GlueSessionClient:
             )
         return session
 
+    def _admit(self, attempt: int) -> None:
+        """Before a call waits: ``ClientBusyError`` when ``max_waiting`` calls already wait
+        (a call's first attempt only: a retry of an admitted call waits its turn)."""
+        limit = self._max_waiting
+        if limit is not None and attempt == 1 and self._waiting >= limit:
+            raise ClientBusyError(
+                f"{self._waiting} calls already wait for a send slot or a rate token "
+                f"(max_waiting={limit}); this call was refused and nothing was sent"
+            )
+
+    async def _wait_for_slot(self, attempt: int, deadline: float | None) -> None:
+        """Wait in line for one of the ``max_connections`` send slots."""
+        self._admit(attempt)
+        self._waiting += 1
+        try:
+            got = await self._slots.take(
+                None if deadline is None else deadline - self._retrier.clock()
+            )
+        finally:
+            self._waiting -= 1
+        if not got:
+            raise ReadTimeoutError(
+                endpoint_url=self._signer.url,
+                error="total timeout reached waiting for a send slot",
+            )
+
+    async def _wait_for_token(self, rate: RateLimit, attempt: int, deadline: float | None) -> None:
+        """Wait (through the ``sleep`` seam) for this request's ``max_rate`` token."""
+        self._admit(attempt)
+        wait = rate.reserve(deadline)
+        if wait is None:
+            raise ReadTimeoutError(
+                endpoint_url=self._signer.url,
+                error="total timeout reached waiting for a max_rate token",
+            )
+        if wait <= 0.0:
+            return
+        self._waiting += 1
+        try:
+            await self._sleep(wait)
+        except BaseException:
+            rate.give_back()
+            raise
+        finally:
+            self._waiting -= 1
+
     async def _recover(self, exc: BaseException, done: set[str]) -> bool:
         """Clock skew and expired tokens: fixed once per call, then sent again at once."""
         if not isinstance(exc, GlueError):
@@ -691,6 +889,9 @@ class GlueSessionClient:
             await self._credentials.force_refresh()
             return True
         return False
+
+
+_get_ident = threading.get_ident
 
 
 def _uncancel(task: asyncio.Task[Any]) -> None:

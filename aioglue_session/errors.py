@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 __all__ = [
     "RETRYABLE_KINDS",
     "AccessDeniedException",
+    "ClientBusyError",
     "ClientClosedError",
     "ClientError",
     "ConnectTimeoutError",
@@ -204,6 +205,13 @@ class NoCredentialsFoundError(NoCredentialsError):
 
 class ClientClosedError(RuntimeError):
     """The client was closed (or never entered) when a call was made or while it ran."""
+
+
+class ClientBusyError(RuntimeError):
+    """The call was refused at once: ``max_waiting`` calls already wait for a send slot or a
+    rate token. Nothing was sent (the service said nothing, so this is not a ``GlueError``), and
+    the client never retries it. For a service, the answer to give is 503 with ``Retry-After``.
+    """
 
 
 class WaiterError(Exception):

@@ -124,6 +124,16 @@ class Session:
         result: dict[str, Any] = converter.unstructure(self, Session)
         return result
 
+    def to_json_dict(self) -> dict[str, Any]:
+        """``to_dict()`` with its timestamps as ISO-8601 strings (``2024-05-01T12:00:00+00:00``):
+        ready for ``json.dumps``, and what the command line prints."""
+        result = self.to_dict()
+        for name in _TIMESTAMP_KEYS:
+            value = result.get(name)
+            if value is not None:
+                result[name] = value.isoformat()
+        return result
+
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Session:
         """Build from the boto3-shaped dict (or a raw GetSession ``Session`` JSON object).
@@ -177,6 +187,10 @@ class SessionChange:
     ``InvalidInputException``, ``ParamValidationError`` for an invalid id), else ``None``."""
     final: bool = False
     """``True`` when this id is no longer watched after this change."""
+
+
+#: The members of ``to_dict()`` that hold a ``datetime``.
+_TIMESTAMP_KEYS = ("CreatedOn", "CompletedOn")
 
 
 # --- the converter -------------------------------------------------------------------------------
@@ -403,7 +417,7 @@ def _make_converter(detailed: bool) -> cattrs.Converter:
         fast = _OPTIONAL_FAST.get(inner_type)
         if fast is not None:
             return fast
-        inner = conv.get_structure_hook(inner_type)
+        inner = structure_hook(conv, inner_type)
         if is_model(inner_type):
 
             def structure_optional_model(value: Any, _: Any) -> Any:
@@ -429,6 +443,16 @@ def _make_converter(detailed: bool) -> cattrs.Converter:
             lambda cls: cls is Session, lambda cls: _fast_structure_fn(cls, conv)
         )
     return conv
+
+
+def structure_hook(conv: cattrs.Converter, type_: Any) -> Any:
+    """The converter's structure hook for ``type_``: ``get_structure_hook`` (cattrs 24.1 and
+    later), else the dispatch behind ``structure()`` that it wraps (cattrs 23.2)."""
+    get_hook = getattr(conv, "get_structure_hook", None)
+    if get_hook is not None:
+        return get_hook(type_)
+    dispatch: Any = conv._structure_func  # pragma: no cover - cattrs < 24.1
+    return dispatch.dispatch(type_)  # pragma: no cover
 
 
 def _fast_structure_fn(cls: type[Any], conv: cattrs.Converter) -> Any:
@@ -460,7 +484,7 @@ def _fast_structure_fn(cls: type[Any], conv: cattrs.Converter) -> Any:
         hint = hints[field.name]
         override_ = overrides[field.name]
         key = override_.rename or field.name
-        hook = override_.struct_hook or conv.get_structure_hook(hint)
+        hook = override_.struct_hook or structure_hook(conv, hint)
         namespace[f"h{i}"], namespace[f"t{i}"] = hook, hint
         args = typing.get_args(hint)
         inner = next((a for a in args if a is not type(None)), hint) if args else hint

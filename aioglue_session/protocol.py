@@ -22,6 +22,7 @@ from .models import (
     converter,
     detailed_converter,
     json_type,
+    structure_hook,
     wire_name,
 )
 
@@ -291,7 +292,7 @@ _structure: Callable[[Any, type[Session]], Session] | None = None
 
 def _structure_hook() -> Callable[[Any, type[Session]], Session]:
     global _structure
-    _structure = converter.get_structure_hook(Session)
+    _structure = structure_hook(converter, Session)
     return _structure
 
 

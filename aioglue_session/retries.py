@@ -87,12 +87,14 @@ _OK_RESPONSE = AWSResponse("", 200, HTTPHeaders(), None)
 _NO_RETRY_CONTEXT: dict[str, Any] = {}
 
 
-class _ContextThrottlingDetector(standard.ThrottlingErrorDetector):
-    """botocore's throttling detector, fed a ``RetryContext`` rather than event kwargs (the
-    adaptive limiter passes its ``on_receiving_response`` kwargs straight through)."""
+class _ContextAdapter(standard.RetryEventAdapter):
+    """botocore's event adapter for a caller that already has the ``RetryContext``: the
+    adaptive limiter passes its ``on_receiving_response(context=...)`` kwargs straight to
+    ``ThrottlingErrorDetector.is_throttling_error``, which asks the adapter for the context."""
 
-    def is_throttling_error(self, **kwargs: Any) -> bool:
-        return bool(self.is_throttling_error_from_context(kwargs["context"]))
+    def create_retry_context(self, **kwargs: Any) -> standard.RetryContext:
+        context: standard.RetryContext = kwargs["context"]
+        return context
 
 
 class AdaptiveLimiter:
@@ -116,8 +118,8 @@ class AdaptiveLimiter:
             ),
             rate_clocker=adaptive.RateClocker(self._clock),
             token_bucket=self._bucket,
-            throttling_detector=_ContextThrottlingDetector(
-                retry_event_adapter=standard.RetryEventAdapter()
+            throttling_detector=standard.ThrottlingErrorDetector(
+                retry_event_adapter=_ContextAdapter()
             ),
             clock=self._clock,
         )
@@ -177,7 +179,7 @@ class Retrier:
         )
         self.quota = quota.RetryQuota()
         self._full_quota = self.quota.available_capacity
-        self._quota_checker = standard.RetryQuotaChecker(self.quota, detector)
+        self._quota_checker = _quota_checker(self.quota, detector)
         self.limiter = AdaptiveLimiter(clock=clock, sleep=sleep) if mode == "adaptive" else None
 
     def deadline(self, total: float | None) -> float | None:
@@ -322,6 +324,16 @@ def _log_attempt(attempt: int, exc: BaseException, decision: str) -> None:
         )
     else:
         logger.debug("GetSession attempt %d: %s; %s", attempt, type(exc).__name__, decision)
+
+
+def _quota_checker(
+    retry_quota: quota.RetryQuota, detector: standard.ThrottlingErrorDetector
+) -> standard.RetryQuotaChecker:
+    """botocore's retry quota checker, with the retry costs of the installed botocore."""
+    try:
+        return standard.RetryQuotaChecker(retry_quota, detector)
+    except TypeError:  # older botocore (1.34): no throttling detector, one cost per retry
+        return standard.RetryQuotaChecker(retry_quota)
 
 
 def _backoff(

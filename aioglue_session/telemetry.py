@@ -65,6 +65,7 @@ from .retries import AdaptiveLimiter
 
 __all__ = [
     "ACTIVE_CALLS",
+    "CACHE_ATTRIBUTE",
     "DURATION",
     "RETRIES",
     "RETRY_EVENT",
@@ -84,6 +85,8 @@ SCOPE = "aioglue_session"
 SPAN_NAME = "Glue.GetSession"
 WAIT_SPAN_NAME = "GlueSessionClient.wait_for_session"
 RETRY_EVENT = "retry"
+#: On the span of a call served without a request of its own: ``"hit"`` or ``"shared"``.
+CACHE_ATTRIBUTE = "aioglue_session.cache"
 DURATION = "rpc.client.call.duration"
 RETRIES = "aioglue_session.retries"
 ACTIVE_CALLS = "aioglue_session.calls.active"
@@ -240,6 +243,13 @@ class Call:
     def reply(self, status: int, headers: Mapping[str, str]) -> None:
         """The reply the session was read from."""
         self._reply = (status, headers)
+
+    def served(self, how: str) -> None:
+        """The call was served without a request of its own (``max_age``): ``"hit"`` (a
+        remembered session) or ``"shared"`` (another call's request)."""
+        span = self._span
+        if span is not None and span.is_recording():
+            span.set_attribute(CACHE_ATTRIBUTE, how)
 
     def retried(self, attempt: int, exc: BaseException, delay: float) -> None:
         """Attempt ``attempt`` failed with ``exc``; the next one goes out in ``delay`` s."""

@@ -37,6 +37,12 @@ Parts (``--only``; all by default), each over plain HTTP and TLS unless said oth
   loading the CA file and one handshake);
 * ``import``: ``import aioglue_session`` / ``aiobotocore.session`` / ``aiohttp`` alone, wall and
   CPU time in a fresh ``python -c`` process that has imported nothing else;
+* ``hot`` (plain HTTP): a service's hot ids, 20,000 ``get_session`` calls over 100 ids from 500
+  concurrent tasks, without ``max_age`` (one request per call) and with ``max_age=1`` (calls
+  served from what the client remembers, or sharing a request in flight): the requests that
+  reached the endpoint, CPU per call, and the CPU of a call served without a request, estimated
+  as (CPU of the max_age run - its requests x CPU per request of the run without) / calls
+  served without a request;
 * ``otel`` (plain HTTP, C=``--otel-concurrency``): the aioglue client with the OpenTelemetry
   import blocked (``aioglue-nootel``), with ``opentelemetry-api`` and no SDK (``aioglue``: no-op
   providers), and with the SDK configured globally (``aioglue-otelsdk``: a batch span processor
@@ -82,7 +88,9 @@ CLIENTS = ("aioglue", "aiobotocore", "floor")
 OTEL_VARIANTS = ("aioglue-nootel", "aioglue", "aioglue-otelsdk")
 KINDS = (*CLIENTS, "aioglue-nootel", "aioglue-otelsdk")
 TRANSPORTS = ("plain", "tls")
-PARTS = ("throughput", "inflight", "cold", "import", "otel")
+PARTS = ("throughput", "inflight", "cold", "import", "otel", "hot")
+#: The hot-ids part: lookups, distinct ids, concurrency and the max_age of its shared run.
+HOT_LOOKUPS, HOT_IDS, HOT_CONCURRENCY, HOT_MAX_AGE = 20_000, 100, 500, 1.0
 # What each column imports in the import-time part ("floor" is aiohttp alone).
 IMPORTS = {
     "aioglue": "import aioglue_session",
@@ -182,6 +190,8 @@ async def run_aioglue(
         if mode == "cold":
             await glue.get_session(ids[0])
             return {}
+        if mode.startswith("hot"):
+            return await run_hot(glue, len(ids), concurrency, mode)
         # get_sessions calls glue.get_session per id: count those calls in flight.
         glue.get_session = IN_FLIGHT.wrap(glue.get_session)  # type: ignore[method-assign,assignment]
 
@@ -192,6 +202,42 @@ async def run_aioglue(
             return ok
 
         return await measure(bulk, ids, pool)
+
+
+async def run_hot(glue: Any, lookups: int, concurrency: int, mode: str) -> dict[str, Any]:
+    """``lookups`` calls over HOT_IDS ids from ``concurrency`` tasks (``mode`` "hot-max-age":
+    with ``max_age``), counting the requests that reach the transport."""
+    max_age = HOT_MAX_AGE if mode == "hot-max-age" else None
+    transport = glue.transport
+    send = transport.send
+    sent = 0
+
+    async def counted_send(*args: Any) -> Any:
+        nonlocal sent
+        sent += 1
+        return await send(*args)
+
+    transport.send = counted_send
+    requests: list[int] = []
+
+    async def bulk(batch: list[str]) -> int:
+        nonlocal sent
+        sent, ok, source = 0, 0, iter(batch)
+
+        async def worker() -> None:
+            nonlocal ok
+            for session_id in source:
+                session = await glue.get_session(session_id, max_age=max_age)
+                ok += session.id == session_id
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        requests.append(sent)
+        return ok
+
+    hot = [f"hot-{i}" for i in range(HOT_IDS)]
+    result = await measure(bulk, [hot[i % HOT_IDS] for i in range(lookups)], concurrency)
+    result["requests"] = requests[-1]
+    return result
 
 
 async def run_aiobotocore(
@@ -642,7 +688,7 @@ def main() -> None:
             ca["tls"], cert["tls"] = make_certificates(workdir)
         fast: dict[str, str] = {}
         slow: dict[str, str] = {}
-        needs_fast = {"throughput", "cold", "otel"} & set(parts)
+        needs_fast = {"throughput", "cold", "otel", "hot"} & set(parts)
         for transport in transports:
             if needs_fast:
                 fast[transport] = stack.enter_context(glue_server(cert=cert[transport]))
@@ -650,7 +696,7 @@ def main() -> None:
                 slow[transport] = stack.enter_context(
                     glue_server(args.inflight_latency, cert[transport])
                 )
-        if "otel" in parts and "plain" not in fast:
+        if {"otel", "hot"} & set(parts) and "plain" not in fast:
             fast["plain"] = stack.enter_context(glue_server())
 
         for rep in range(1, repeat + 1):
@@ -694,6 +740,13 @@ def main() -> None:
                 for _ in range(5):  # cheap, and the noisiest figure: more samples
                     for kind in kinds:
                         record(("import", kind), children.import_ms(kind))
+            if "hot" in parts:
+                for mode in ("hot", "hot-max-age"):
+                    print(f"{tag} aioglue: {HOT_LOOKUPS} calls over {HOT_IDS} ids, {mode}")
+                    result = children.run(
+                        "aioglue", fast["plain"], HOT_LOOKUPS, HOT_CONCURRENCY, mode, 100
+                    )
+                    record(("hot", mode), result)
             if "otel" in parts:
                 for kind in OTEL_VARIANTS:
                     c = args.otel_concurrency
@@ -815,6 +868,14 @@ def targets(report: dict[str, Any]) -> list[dict[str, Any]]:
         1.03,
         "x",
     )
+    served = hot_served_cpu(report)
+    check(
+        "hot",
+        "hot ids: CPU of a call served without a request / a call with its own request",
+        None if served is None else served[1] / served[0],
+        0.1,
+        "x",
+    )
     return checks
 
 
@@ -919,6 +980,34 @@ def render_tables(report: dict[str, Any]) -> str:
         cells += [ratio(ours, floor), "-" if boto is None else ratio(ours, boto)]
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
 
+    hot = report.get("hot")
+    if hot:
+        if lines:
+            lines.append("")
+        lines += [
+            f"Hot ids: {HOT_LOOKUPS:,} `get_session` calls over {HOT_IDS} ids from "
+            f"{HOT_CONCURRENCY} tasks, plain HTTP, 100 connections, medians of "
+            f"{settings['repeat']} interleaved runs.",
+            "",
+            "| calls | requests sent | CPU per call (µs) | calls/s |",
+            "|---|---:|---:|---:|",
+        ]
+        for mode, name in (("hot", "no `max_age`"), ("hot-max-age", f"`max_age={HOT_MAX_AGE:g}`")):
+            row = hot[mode]
+            lines.append(
+                f"| {name} | {row['requests']:,.0f} | {row['cpu_us_per_lookup']:.1f} "
+                f"| {row['lookups_per_s']:,.0f} |"
+            )
+        served = hot_served_cpu(report)
+        if served is not None:
+            per_request, per_served = served
+            lines += [
+                "",
+                f"A call served without a request of its own (remembered or shared): "
+                f"{per_served:.1f} µs of CPU, {ratio(per_served, per_request)} a call with its "
+                f"own request ({per_request:.1f} µs).",
+            ]
+
     otel = report.get("otel")
     if otel:
         if lines:
@@ -951,6 +1040,20 @@ def render_tables(report: dict[str, Any]) -> str:
         if spans is not None:
             lines += ["", f"Spans exported in the SDK run (warm-up included): {spans:,.0f}."]
     return "\n".join(lines)
+
+
+def hot_served_cpu(report: dict[str, Any]) -> tuple[float, float] | None:
+    """(CPU per call with its own request, CPU per call served without one), in µs."""
+    hot = report.get("hot")
+    if not hot:
+        return None
+    per_request = hot["hot"]["cpu_us_per_lookup"]
+    shared = hot["hot-max-age"]
+    calls, requests = HOT_LOOKUPS, shared["requests"]
+    if calls <= requests:
+        return None
+    total = shared["cpu_us_per_lookup"] * calls
+    return per_request, (total - requests * per_request) / (calls - requests)
 
 
 def plot(report: dict[str, Any], path: Path) -> bool:

@@ -15,9 +15,7 @@ import json
 import sys
 import tempfile
 from collections.abc import Iterator
-from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from _local import glue_client
 
@@ -32,10 +30,6 @@ def read_ids(path: Path) -> Iterator[str]:
                 yield line.rstrip("\r\n")
 
 
-def iso(value: Any) -> Any:
-    return value.isoformat() if isinstance(value, datetime) else value
-
-
 async def run(args: argparse.Namespace) -> int:
     seed = [sid for i, sid in enumerate(read_ids(args.ids_file)) if i % 3 != 2]
     failed = 0
@@ -44,7 +38,7 @@ async def run(args: argparse.Namespace) -> int:
             read_ids(args.ids_file), concurrency=args.concurrency
         ):
             if result.session is not None:
-                line = result.session.to_dict()
+                line = result.session.to_json_dict()
             else:
                 failed += 1
                 err = result.error
@@ -53,7 +47,7 @@ async def run(args: argparse.Namespace) -> int:
                 else:
                     code, message = type(err).__name__, str(err)
                 line = {"Id": result.id, "Error": {"Code": code, "Message": message}}
-            sys.stdout.write(json.dumps(line, default=iso) + "\n")
+            sys.stdout.write(json.dumps(line) + "\n")
     print(f"{failed} ids failed", file=sys.stderr)
     return 1 if failed and not args.allow_failures else 0
 

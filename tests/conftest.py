@@ -4,8 +4,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import datetime as dt
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from types import SimpleNamespace
+from unittest import mock
 
+import botocore.auth
 import pytest
 from faultserver import FaultServer
 
@@ -30,6 +35,24 @@ def assert_no_leaks(glue: GlueSessionClient) -> None:
     transport = glue.transport
     if isinstance(transport, AiohttpTransport):
         assert transport.connections_in_use == 0
+
+
+@contextmanager
+def botocore_time(now: dt.datetime) -> Iterator[None]:
+    """botocore's signing clock stopped at ``now``: ``botocore.auth.get_current_datetime()``,
+    or in older botocores (1.34) ``datetime.datetime.utcnow()`` as ``botocore.auth`` calls it."""
+    if hasattr(botocore.auth, "get_current_datetime"):
+        with mock.patch("botocore.auth.get_current_datetime", return_value=now):
+            yield
+        return
+
+    class Stopped(dt.datetime):
+        @classmethod
+        def utcnow(cls) -> dt.datetime:
+            return now
+
+    with mock.patch.object(botocore.auth, "datetime", SimpleNamespace(datetime=Stopped)):
+        yield
 
 
 @pytest.fixture

@@ -150,7 +150,7 @@ def test_demo_prints_its_table() -> None:
     [
         ("bulk_lookup.py", [], '"Status": "READY"'),
         ("watch_bot.py", ["--interval", "0.05"], "STOPPING -> STOPPED"),
-        ("web_service.py", ["--self-test"], "404"),
+        ("web_service.py", ["--self-test"], "reached the endpoint: 1\n"),
     ],
 )
 def test_examples_run(script: str, args: list[str], expect: str) -> None:
@@ -163,6 +163,9 @@ def test_examples_run(script: str, args: list[str], expect: str) -> None:
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert expect in proc.stdout
+    if script == "web_service.py":  # a missing id, and the burst it sheds
+        assert "no-such-session -> {'404': 1}" in proc.stdout
+        assert "'503 (Retry-After: 1)'" in proc.stdout
 
 
 async def test_progress_bar_only_on_a_terminal(server: LocalGlue) -> None:

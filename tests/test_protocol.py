@@ -176,6 +176,20 @@ def test_to_dict_round_trips_and_matches_boto3_shape() -> None:
     assert Session.from_dict(d) == s
 
 
+def test_to_json_dict_is_to_dict_with_iso_timestamps() -> None:
+    s = parse_reply(200, {}, body({"Session": FULL_SESSION}))
+    d, j = s.to_dict(), s.to_json_dict()
+    assert j["CreatedOn"] == "2023-11-14T22:13:20.123000+00:00"
+    assert j["CompletedOn"] == d["CompletedOn"].isoformat()
+    assert {k: v for k, v in j.items() if k not in ("CreatedOn", "CompletedOn")} == {
+        k: v for k, v in d.items() if k not in ("CreatedOn", "CompletedOn")
+    }
+    assert json.loads(json.dumps(j)) == j
+    assert Session.from_dict(j) == s  # ISO strings read back as the same instants
+    bare = Session(id="x")
+    assert bare.to_json_dict() == bare.to_dict() == {"Id": "x"}
+
+
 def parse_session(session: dict[str, Any]) -> Session:
     return parse_reply(200, {}, body({"Session": {"Id": "x", **session}}))
 

@@ -51,6 +51,14 @@ OUTPUT_SHAPE = (
 )
 SESSION_SHAPE: Shape = OUTPUT_SHAPE.members["Session"]  # type: ignore[attr-defined]
 PARSER = create_parser("json")
+#: Whether the installed botocore drops a ``__type``'s ``:uri`` suffix (botocore 1.34 does not).
+STRIPS_URI_SUFFIX = (
+    PARSER.parse(
+        {"status_code": 400, "headers": HeadersDict(), "body": b'{"__type": "A:http://b/"}'},
+        OUTPUT_SHAPE,
+    )["Error"]["Code"]
+    == "A"
+)
 EXCERPT_LEN = 200  # the contract's "short excerpt": the first 200 bytes, whitespace collapsed
 
 #: Replies compared, and the cases counted under each row of the table of deliberate differences
@@ -59,7 +67,13 @@ RESULTS: Counter[str] = Counter()
 
 # A Session document as Glue sends it.
 # A full, realistic reply document: the one the fault and benchmark servers send.
-REALISTIC: dict[str, Any] = session_document("etl-session-1")
+# Restricted to the members the installed botocore's Glue model has: an older model (1.34) lacks
+# the newest (ProfileName, SessionType), which its parser drops.
+REALISTIC: dict[str, Any] = {
+    name: value
+    for name, value in session_document("etl-session-1").items()
+    if name in SESSION_SHAPE.members  # type: ignore[attr-defined]
+}
 assert list(REALISTIC) == list(SESSION_SHAPE.members)  # type: ignore[attr-defined]
 
 
@@ -560,6 +574,10 @@ def compare_error(
     assert error["Code"] == mine.code and error["Message"] == mine.message
 
     their_code = theirs.get("Code") if theirs else None
+    if not STRIPS_URI_SUFFIX and isinstance(their_code, str) and ":" in their_code:
+        # botocore 1.34 keeps the ':uri' suffix of a __type; newer botocores (and the contract)
+        # drop it: compare with the code a newer botocore finds in the same __type.
+        their_code = str(facts["json"]["__type"]).split(":", 1)[0].rsplit("#", 1)[-1]
     if isinstance(their_code, str) and their_code not in ("", str(status)):
         assert mine.code == their_code
         for key in ("QueryErrorCode", "Type"):

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import os
 from datetime import datetime, timedelta
-from unittest import mock
 
 import pytest
 from botocore.auth import SIGV4_TIMESTAMP, SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials, ReadOnlyCredentials
+from conftest import botocore_time
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -73,7 +73,7 @@ def botocore_headers(
         headers={"X-Amz-Target": TARGET, "Content-Type": CONTENT_TYPE, "User-Agent": ua},
     )
     signer = SigV4Auth(Credentials(*creds), "glue", region)
-    with mock.patch("botocore.auth.get_current_datetime", return_value=now):
+    with botocore_time(now):
         signer.add_auth(request)
     return list(request.headers.items())
 

@@ -9,6 +9,7 @@ opentelemetry-api installed each run a script in a fresh interpreter.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import socket
 import subprocess
@@ -33,6 +34,7 @@ from faultserver import (
     stall,
     throttle,
 )
+from opentelemetry.metrics import Meter
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
@@ -42,6 +44,11 @@ from opentelemetry.trace import SpanKind, StatusCode
 
 from aioglue_session import GlueSessionClient, RetryConfig, SessionStatus, Timeouts, errors
 from aioglue_session.transport import AiohttpTransport, MockTransport, RawReply
+
+#: Whether this opentelemetry-api takes histogram bucket advice (1.30 and later).
+HISTOGRAM_ADVICE = (
+    "explicit_bucket_boundaries_advisory" in inspect.signature(Meter.create_histogram).parameters
+)
 
 KEY, SECRET, TOKEN = "AKIDOTELTEST", "otel-secret-value-1234567890", "otel-session-token-abcdef"
 
@@ -423,7 +430,9 @@ async def test_call_duration_and_retries_are_measured(
         "server.port": int(fault_server.url.rsplit(":", 1)[1]),
     }
     assert dict(durations[None].attributes) == base
-    assert list(durations[None].explicit_bounds)[:3] == [0.005, 0.01, 0.025]  # seconds
+    # Buckets in seconds where the API takes the advice (1.30 on); older APIs get the defaults.
+    seconds = [0.005, 0.01, 0.025] if HISTOGRAM_ADVICE else [0.0, 5.0, 10.0]
+    assert list(durations[None].explicit_bounds)[:3] == seconds
     retries = {p.attributes["error.type"]: p.value for p in otel.points("aioglue_session.retries")}
     assert retries == {"ThrottlingException": 2, "InternalServiceException": 1}
 

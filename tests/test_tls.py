@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 import botocore.httpsession
 import pytest
 import trustme
+from botocore.endpoint import EndpointCreator
 from botocore.exceptions import InvalidConfigError, SSLError
 from conftest import InstantSleep
 from faultserver import FaultServer
@@ -177,7 +178,10 @@ async def test_a_blank_ca_bundle_is_botocores_invalid_config_error(
     monkeypatch.setenv("AWS_CA_BUNDLE", " ")
     theirs = await boto3_in_thread(tls_server.url)
     mine = await ours(tls_server.url, sleep)
-    assert isinstance(theirs, InvalidConfigError)
+    if hasattr(EndpointCreator, "_validate_verify_value"):
+        assert isinstance(theirs, InvalidConfigError)
+    else:  # older botocores (1.34) try to open a file named " ": SSLError, nothing sent either
+        assert isinstance(theirs, SSLError)
     assert isinstance(mine, InvalidConfigError)
     assert tls_server.count == 0
 

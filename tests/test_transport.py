@@ -18,7 +18,7 @@ from aioresponses import CallbackResult, aioresponses
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
-from conftest import InstantSleep, assert_no_leaks
+from conftest import InstantSleep, assert_no_leaks, botocore_time
 from faultserver import FaultServer, huge, raw, stall, stall_in_body, trickle
 
 from aioglue_session import GlueSessionClient, RetryConfig, SessionStatus, Timeouts, errors
@@ -57,7 +57,7 @@ def expected_authorization(
         if k not in ("Authorization", "X-Amz-Date", "X-Amz-Security-Token")
     }
     request = AWSRequest(method="POST", url=URL, data=body, headers=unsigned)
-    with mock.patch("botocore.auth.get_current_datetime", return_value=when):
+    with botocore_time(when):
         SigV4Auth(Credentials(KEY, secret, token), "glue", "eu-west-1").add_auth(request)
     return str(request.headers["Authorization"])
 
