@@ -38,6 +38,7 @@ from .bulk import CLIENT_FAILURES
 from .errors import GlueError, ParamValidationError, error_code
 from .models import Session, SessionChange, SessionStatus
 from .protocol import validate_session_id
+from .ratelimit import check_rate
 
 if TYPE_CHECKING:
     from .telemetry import Telemetry
@@ -152,8 +153,8 @@ class SessionWatch:
                 f"until must be an iterable of statuses, not a single {type(until).__name__}: "
                 "e.g. until=('STOPPED',)"
             )
-        self._interval = _number("interval", interval) or 0.0
-        self._rate = _number("max_rate", max_rate, optional=True)
+        self._interval = _number("interval", interval)
+        self._rate = None if max_rate is None else check_rate(max_rate)
         if not isinstance(concurrency, int) or isinstance(concurrency, bool) or concurrency < 1:
             raise ValueError(f"concurrency must be a positive int, not {concurrency!r}")
         if changes not in ("status", "any"):
