@@ -107,9 +107,7 @@ def _status_text(status: SessionStatus | str) -> str:
     return status.value if isinstance(status, SessionStatus) else status
 
 
-def _number(name: str, value: object, *, optional: bool = False) -> float | None:
-    if value is None and optional:
-        return None
+def _number(name: str, value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
         raise ValueError(f"{name} must be a positive number, not {value!r}")
     return float(value)
