@@ -1,20 +1,21 @@
 """Watching many sessions: one stream of changes, one polling budget (``watch_sessions``).
 
 One scheduler serves every watched id, as asyncio's loop serves its timers: ids that are not due
-yet wait in one heap of due times, ids that are due wait in the queues of their priority group,
-and one timer task starts polls while the budget allows (at most ``concurrency`` in flight, a
-token bucket for ``max_rate``) and otherwise sleeps until the next due time or token. There is no
-task per id: an id costs one small ``_Entry`` (``__slots__``) and a heap item, so 100,000 ids are
-cheap. A poll is a task of its own only while it is in flight.
+yet wait in one heap of due times, ids that are due wait in the queue of their priority group,
+and ``concurrency`` pollers take the next poll the budget allows (a token bucket for
+``max_rate``) or, when there is none, wait for one timer, through the ``sleep`` seam, that
+wakes one of them. There is no task per id: an id costs one small ``_Entry`` (``__slots__``)
+and a heap item, so 100,000 ids are cheap; a poller handles a poll's result itself, with no
+task created and no other task woken per poll.
 
 The budget goes where changes happen. Due ids are served by group: ids never polled, then ids
 whose last status is transitional (PROVISIONING, STOPPING, or one this version does not know),
-then the rest, longest-waiting first within each group. Strict priority alone would starve the
-last group when the budget is short, so each polled id also gets a hard deadline,
-``last poll + interval + 2 N / max_rate`` (N ids watched), and is promoted ahead of every group
-just in time to meet it: when ``now + (promoted ahead of it + 1) / max_rate`` reaches it.
-Promotion happens in deadline order and the promoted are served first, one token each, so an id
-promoted with ``L`` ahead of it is polled within ``(L + 1) / max_rate``: no id goes longer than
+then the rest, longest-waiting first within each group (the queues are in the order ids became
+due). Strict priority alone would starve the last group when the budget is short, so each
+polled id also gets a hard deadline, ``last poll + interval + 2 N / max_rate`` (N ids watched),
+and is promoted ahead of every group in deadline order, early enough to meet it: when ``now``
+plus a poll's time for each id promoted already, the jitter's spread and a bucket's worth of
+polls reaches it. The promoted are served first, one token each, so no id goes longer than
 ``2 N / max_rate + interval`` between two polls (while polls are quick; a failing id waits its
 backoff instead), and the budget left over goes by priority.
 
@@ -65,6 +66,8 @@ MAX_BACKOFF = 8
 
 # An entry's state: which structure holds it (each entry is in exactly one at a time).
 _WAITING, _QUEUED, _FLYING, _GONE = 0, 1, 2, 3
+# Its priority group.
+_FRESH, _MOVING, _SETTLED = 0, 1, 2
 # Ids taken from a sync iterable between two yields to the loop.
 _ADD_BATCH = 1024
 
@@ -74,11 +77,13 @@ Fetch = Callable[[str], Awaitable[Session]]
 class _Entry:
     """One watched id: what the scheduler and the change stream need, nothing more."""
 
-    __slots__ = ("deadline", "failures", "id", "pending", "queued", "state", "yielded")
+    __slots__ = ("deadline", "failures", "group", "id", "pending", "queued", "state", "yielded")
 
     def __init__(self, session_id: str) -> None:
         self.id = session_id
         self.state = _QUEUED
+        #: Its priority group: never polled, transitional, or settled (by its last status).
+        self.group = _FRESH
         #: The hard deadline of the next poll (``inf`` before the first one).
         self.deadline = math.inf
         #: Transient failures in a row (the backoff exponent).
@@ -173,21 +178,27 @@ class SessionWatch:
         # the rest ((deadline, seq, entry), earliest deadline = longest waiting), promoted.
         self._timers: list[tuple[float, int, _Entry]] = []
         self._fresh: deque[_Entry] = deque()
-        self._moving: list[tuple[float, int, _Entry]] = []
-        self._settled: list[tuple[float, int, _Entry]] = []
+        self._moving: deque[_Entry] = deque()
+        self._settled: deque[_Entry] = deque()
         self._promoted: deque[_Entry] = deque()
+        #: Polls in flight: the poller making each.
         self._flying: dict[_Entry, asyncio.Task[None]] = {}
+        self._workers: set[asyncio.Task[None]] = set()
+        self._idlers: deque[asyncio.Future[None]] = deque()
         self._changes: deque[_Entry] = deque()
         # The token bucket (max_rate): at most max(1, rate) tokens, full at the start.
         self._capacity = max(1.0, self._rate or 1.0)
         self._tat = -math.inf
+        self._burst = (self._capacity - 1.0) / (self._rate or 1.0)
+        self._per_poll = 0.0 if self._rate is None else 1.0 / self._rate
+        # How far ahead of a deadline an id is promoted, beyond one poll's time per id
+        # promoted already: the jitter's spread and a bucket's worth of polls (see _promote).
+        self._lead = 0.2 * self._interval + (self._capacity + 1.0) * self._per_poll
 
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._scheduler: asyncio.Task[None] | None = None
         self._feeder: asyncio.Task[None] | None = None
         self._sleeper: asyncio.Task[None] | None = None
         self._sleeper_at = math.inf
-        self._wake: asyncio.Future[None] | None = None
         self._waiter: asyncio.Future[None] | None = None
         self._failure: BaseException | None = None
         self._closed = False
@@ -234,9 +245,11 @@ class SessionWatch:
             if entry is not None:
                 entry.state = _GONE
                 entry.pending = None
-                task = self._flying.get(entry)
-                if task is not None:
+                task = self._flying.pop(entry, None)
+                if task is not None:  # its poller is cancelled with it; another takes its place
                     task.cancel()
+                    if not self._stopping:
+                        self._spawn()
             ended = self._finals.pop(session_id, None)
             if ended is not None:
                 ended.pending = None
@@ -248,8 +261,8 @@ class SessionWatch:
         if self._closed:
             return
         self._closed = True
-        tasks = [t for t in (self._scheduler, self._sleeper, self._feeder) if t is not None]
-        tasks += self._flying.values()
+        tasks = [t for t in (self._sleeper, self._feeder) if t is not None]
+        tasks += self._workers
         for task in tasks:
             task.cancel()
         try:
@@ -425,145 +438,168 @@ class SessionWatch:
     # --- the scheduler ---------------------------------------------------------------------------
 
     def _begin(self) -> None:
-        """Start the scheduler (and the id source's reader) on first use."""
+        """Start the pollers (and the id source's reader) on first use."""
         if self._loop is not None or self._closed:
             return
         loop = self._loop = asyncio.get_running_loop()
-        self._scheduler = loop.create_task(self._run())
+        for _ in range(self._concurrency):
+            self._spawn()
         if self._source is not None:
             self._feeder = loop.create_task(self._feed(aiter(self._source)))
 
-    async def _run(self) -> None:
+    def _spawn(self) -> None:
+        assert self._loop is not None
+        task = self._loop.create_task(self._work())
+        self._workers.add(task)
+        task.add_done_callback(self._workers.discard)
+
+    async def _work(self) -> None:
+        """One of ``concurrency`` pollers: take the next poll the budget allows, make it,
+        handle its result; wait (one timer for all of them) when there is none."""
+        me = asyncio.current_task(self._loop)
+        assert me is not None
+        fetch, clock, flying = self._fetch, self._clock, self._flying
+        entry: _Entry | None = None
         try:
             while not self._stopping:
-                wake_at = self._start_due_polls(self._clock())
-                self._sync_metrics()
-                await self._idle(wake_at)
+                now = clock()
+                entry = self._next(now)
+                if entry is None:
+                    await self._idle(now)
+                    continue
+                flying[entry] = me
+                try:
+                    session = await fetch(entry.id)
+                except CLIENT_FAILURES as exc:  # the client's failure, not this id's
+                    self._fail(exc)
+                    return
+                except Exception as exc:
+                    del flying[entry]
+                    if entry.state == _FLYING:
+                        self._failed(entry, exc)
+                else:
+                    del flying[entry]
+                    if entry.state == _FLYING:
+                        self._succeeded(entry, session, now)
+                entry = None
+                if not self.polls & 63:
+                    # A transport that answers without suspending (a mock) would otherwise
+                    # keep this loop to itself: let the rest of the loop run now and then.
+                    await asyncio.sleep(0)
         except asyncio.CancelledError:
             raise
         except BaseException as exc:  # a bug here must not leave the consumer waiting
             self._fail(exc)
+        finally:
+            if entry is not None:
+                flying.pop(entry, None)
 
-    def _start_due_polls(self, now: float) -> float | None:
-        """Start every poll the budget allows now; return when to look again (``None``: when
-        something happens)."""
+    def _next(self, now: float) -> _Entry | None:
+        """The id to poll now, if the budget allows one (its token taken), else ``None``."""
         timers = self._timers
         while timers and timers[0][0] <= now:
             due = heapq.heappop(timers)[2]
             if due.state == _WAITING:
                 self._enqueue(due)
-        rate = self._rate
-        while len(self._flying) < self._concurrency:
+        promoted, fresh, moving, settled = self._promoted, self._fresh, self._moving, self._settled
+        if moving or settled:
             self._promote(now)
-            if not (self._promoted or self._fresh or self._moving or self._settled):
-                break
+        if not (promoted or fresh or moving or settled):
+            return None
+        rate = self._rate
+        if rate is not None:
+            tat = self._tat if self._tat > now else now
+            if now < tat - self._burst:
+                return None  # no token yet
+            self._tat = tat + self._per_poll
+        entry = self._pick()
+        if entry is None:  # (only stale items were left)
             if rate is not None:
-                allowed = self._take_token(now, rate)
-                if allowed is not None:
-                    return allowed
-            picked = self._pick()
-            if picked is None:  # (only stale items were left)
-                if rate is not None:
-                    self._tat -= 1.0 / rate  # (the token back)
-                break
-            self._launch(picked, now)
-        if len(self._flying) >= self._concurrency:
-            return None  # a poll that ends wakes the scheduler
+                self._tat -= self._per_poll  # (the token back)
+            return None
+        entry.state = _FLYING
+        if rate is not None:
+            entry.deadline = now + self._interval + 2 * len(self._entries) * self._per_poll
+        else:
+            entry.deadline = now + 2 * self._interval
+        self.polls += 1
+        if self._idlers and (promoted or fresh or moving or settled):
+            self._poke()  # more is due: another poller may take it
+        return entry
+
+    def _wake_at(self, now: float) -> float | None:
+        """When the next poll may start, as far as is known now (``None``: when something
+        happens)."""
+        if self._promoted or self._fresh or self._moving or self._settled:
+            if self._rate is not None:
+                return (self._tat if self._tat > now else now) - self._burst
+            return now
+        timers = self._timers
         while timers and timers[0][2].state != _WAITING:
             heapq.heappop(timers)
         return timers[0][0] if timers else None
 
     def _enqueue(self, entry: _Entry) -> None:
-        """``entry`` is due: into its group's queue."""
+        """``entry`` is due: into its group's queue. (Never promoted straight away: promotion
+        goes in deadline order, see ``_promote``.)"""
         entry.state = _QUEUED
-        session = entry.last_session()
-        if session is None:
+        group = entry.group
+        if group == _FRESH:
             self._fresh.append(entry)
-        elif session.status in SETTLED:
-            heapq.heappush(self._settled, (entry.deadline, next(self._seq), entry))
+        elif group == _SETTLED:
+            self._settled.append(entry)
         else:  # PROVISIONING, STOPPING, or a status this version does not know
-            heapq.heappush(self._moving, (entry.deadline, next(self._seq), entry))
+            self._moving.append(entry)
 
     def _promote(self, now: float) -> None:
-        """Move ids whose deadline is near ahead of every group, in deadline order."""
+        """Move ids whose deadline is near ahead of every group, earliest deadline first.
+
+        The group queues are in the order ids became due, which is their deadlines' order
+        give or take the jitter (``0.2 * interval``): promoting that much early keeps every
+        deadline, with no heap. A full bucket of tokens more lead than those ahead need
+        (``max(1, max_rate) + 1`` polls' time) covers deadlines that crowd closer than one
+        token apart (the ids polled in one burst of the bucket) and checking at token times
+        only (``_next`` runs when a token may be taken).
+        """
         moving, settled, promoted = self._moving, self._settled, self._promoted
-        per_poll = 0.0 if self._rate is None else 1.0 / self._rate
+        ahead = now + self._lead
+        per_poll = self._per_poll
         while True:
-            _clean(moving)
-            _clean(settled)
-            if moving and (not settled or moving[0][0] <= settled[0][0]):
-                heap = moving
+            while moving and moving[0].state != _QUEUED:
+                moving.popleft()
+            while settled and settled[0].state != _QUEUED:
+                settled.popleft()
+            if moving and (not settled or moving[0].deadline <= settled[0].deadline):
+                queue = moving
             elif settled:
-                heap = settled
+                queue = settled
             else:
                 return
-            if now + (len(promoted) + 1) * per_poll < heap[0][0]:
+            if ahead + len(promoted) * per_poll < queue[0].deadline:
                 return
-            promoted.append(heapq.heappop(heap)[2])
+            promoted.append(queue.popleft())
 
     def _pick(self) -> _Entry | None:
-        for queue in (self._promoted, self._fresh):
+        for queue in (self._promoted, self._fresh, self._moving, self._settled):
             while queue:
                 entry = queue.popleft()
                 if entry.state == _QUEUED:
                     return entry
-        for heap in (self._moving, self._settled):
-            _clean(heap)
-            if heap:
-                return heapq.heappop(heap)[2]
         return None
-
-    def _take_token(self, now: float, rate: float) -> float | None:
-        """Take a token (``None``), or say when there will be one.
-
-        The token bucket as the equivalent GCRA: ``_tat`` is when the bucket would be full
-        again, and a poll may start once ``now >= _tat - (capacity - 1) / rate``. Absolute
-        times, not a float count of tokens: a count refilled by tiny steps can stay a hair
-        short of one token for ever when the clock reads large numbers.
-        """
-        tat = self._tat if self._tat > now else now
-        allowed = tat - (self._capacity - 1.0) / rate
-        if now >= allowed:
-            self._tat = tat + 1.0 / rate
-            return None
-        return allowed
-
-    def _launch(self, entry: _Entry, now: float) -> None:
-        entry.state = _FLYING
-        interval = self._interval
-        if self._rate is not None:
-            entry.deadline = now + interval + 2 * len(self._entries) / self._rate
-        else:
-            entry.deadline = now + 2 * interval
-        assert self._loop is not None
-        self._flying[entry] = self._loop.create_task(self._poll(entry, now))
-        self.polls += 1
-
-    async def _poll(self, entry: _Entry, started: float) -> None:
-        try:
-            try:
-                session = await self._fetch(entry.id)
-            except CLIENT_FAILURES as exc:  # the client's failure, not this id's
-                self._fail(exc)
-            except Exception as exc:
-                if entry.state == _FLYING:
-                    self._failed(entry, exc)
-            else:
-                if entry.state == _FLYING:
-                    self._succeeded(entry, session, started)
-        finally:
-            self._flying.pop(entry, None)
-            self._poke()
 
     def _succeeded(self, entry: _Entry, session: Session, started: float) -> None:
         entry.failures = 0
-        if session.status in self._until:
-            self._end(entry)
-            self._report(entry, session, None, final=True)
-            return
         last = entry.last_session()
+        # (Statuses are compared, hashed and grouped only when they change: an unchanged
+        # status was not in `until` before either.)
         if last is None or self._differs(last, session):
+            status = session.status
+            if status in self._until:
+                self._end(entry)
+                self._report(entry, session, None, final=True)
+                return
             self._report(entry, session, None, final=False)
+            entry.group = _SETTLED if status in SETTLED else _MOVING
         due = started + self._interval * (0.9 + 0.2 * random.random())
         if self._rate is not None:  # (keeps the deadline reachable: see the module's notes)
             due = min(due, entry.deadline - len(self._entries) / self._rate)
@@ -597,9 +633,12 @@ class SessionWatch:
         if self._entries.get(entry.id) is entry:
             del self._entries[entry.id]
 
-    async def _idle(self, wake_at: float | None) -> None:
-        """Wait until ``wake_at`` (through the sleep seam) or until something happens."""
+    async def _idle(self, now: float) -> None:
+        """Wait until the next poll may start (one timer, through the sleep seam, for every
+        idle poller) or until something happens (ids added, a change of the queues)."""
         assert self._loop is not None
+        self._sync_metrics()
+        wake_at = self._wake_at(now)
         if wake_at is not None:
             sleeper = self._sleeper
             if sleeper is not None and (sleeper.done() or self._sleeper_at > wake_at):
@@ -607,12 +646,14 @@ class SessionWatch:
                 sleeper = self._sleeper = None
             if sleeper is None:
                 self._sleeper_at = wake_at
-                self._sleeper = self._loop.create_task(self._nap(wake_at - self._clock()))
-        self._wake = wake = self._loop.create_future()
+                self._sleeper = self._loop.create_task(self._nap(wake_at - now))
+        wake = self._loop.create_future()
+        self._idlers.append(wake)
         try:
             await wake
         finally:
-            self._wake = None
+            if not wake.done():
+                wake.cancel()
 
     async def _nap(self, seconds: float) -> None:
         await self._sleep(max(seconds, 0.0))
@@ -621,11 +662,15 @@ class SessionWatch:
             self._sleeper_at = math.inf
         self._poke()
 
-    def _poke(self) -> None:
-        """Wake the scheduler."""
-        wake = self._wake
-        if wake is not None and not wake.done():
-            wake.set_result(None)
+    def _poke(self, everyone: bool = False) -> None:
+        """Wake an idle poller (or every one)."""
+        idlers = self._idlers
+        while idlers:
+            wake = idlers.popleft()
+            if not wake.done():
+                wake.set_result(None)
+                if not everyone:
+                    return
 
     def _notify(self) -> None:
         """Wake the consumer."""
@@ -638,7 +683,7 @@ class SessionWatch:
         if not self._stopping:
             self._stopping = True
             self._failure = exc
-        self._poke()
+        self._poke(everyone=True)
         self._notify()
 
     # --- telemetry -------------------------------------------------------------------------------
@@ -671,9 +716,3 @@ class SessionWatch:
             attributes["error.type"] = error_code(change.error)
         attributes["aioglue_session.watch.final"] = change.final
         telemetry.instruments.watch_changes.add(1, attributes)
-
-
-def _clean(heap: list[tuple[float, int, _Entry]]) -> None:
-    """Drop the heap's stale head items (ids removed or ended since they were queued)."""
-    while heap and heap[0][2].state != _QUEUED:
-        heapq.heappop(heap)
