@@ -458,7 +458,7 @@ class SessionWatch:
         handle its result; wait (one timer for all of them) when there is none."""
         me = asyncio.current_task(self._loop)
         assert me is not None
-        fetch, clock, flying = self._fetch, self._clock, self._flying
+        fetch, clock, flying, any_field = self._fetch, self._clock, self._flying, self._any
         entry: _Entry | None = None
         try:
             while not self._stopping:
@@ -480,7 +480,13 @@ class SessionWatch:
                 else:
                     del flying[entry]
                     if entry.state == _FLYING:
-                        self._succeeded(entry, session, now)
+                        pending = entry.pending
+                        last = entry.yielded if pending is None else pending.session
+                        if last is None or any_field or last.status != session.status:
+                            self._succeeded(entry, session, now)
+                        else:  # (the common case, inline: nothing changed)
+                            entry.failures = 0
+                            self._reschedule(entry, now)
                 entry = None
                 if not self.polls & 63:
                     # A transport that answers without suspending (a mock) would otherwise
@@ -503,7 +509,13 @@ class SessionWatch:
                 self._enqueue(due)
         promoted, fresh, moving, settled = self._promoted, self._fresh, self._moving, self._settled
         if moving or settled:
-            self._promote(now)
+            head = settled[0] if settled else moving[0]
+            if (
+                moving
+                or head.state != _QUEUED
+                or (now + self._lead + len(promoted) * self._per_poll >= head.deadline)
+            ):
+                self._promote(now)
         if not (promoted or fresh or moving or settled):
             return None
         rate = self._rate
@@ -600,10 +612,18 @@ class SessionWatch:
                 return
             self._report(entry, session, None, final=False)
             entry.group = _SETTLED if status in SETTLED else _MOVING
+        self._reschedule(entry, started)
+
+    def _reschedule(self, entry: _Entry, started: float) -> None:
+        """After a successful poll: due again ``interval`` (±10%) after it started."""
         due = started + self._interval * (0.9 + 0.2 * random.random())
         if self._rate is not None:  # (keeps the deadline reachable: see the module's notes)
-            due = min(due, entry.deadline - len(self._entries) / self._rate)
-        self._schedule(entry, due)
+            due = min(due, entry.deadline - len(self._entries) * self._per_poll)
+        if due <= self._clock():
+            self._enqueue(entry)
+        else:
+            entry.state = _WAITING
+            heapq.heappush(self._timers, (due, next(self._seq), entry))
 
     def _failed(self, entry: _Entry, exc: Exception) -> None:
         if _is_permanent(exc):
