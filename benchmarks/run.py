@@ -6,6 +6,7 @@
     python benchmarks/run.py --tls         # TLS only (--plain: plain HTTP only)
     python benchmarks/run.py --only otel   # just the OpenTelemetry overhead table
     python benchmarks/run.py --only throughput,cold --concurrency 16,64
+    python benchmarks/run.py --plot-only   # the plot again from results/latest.json, + docs/images/
 
 A Glue-like endpoint (benchmarks/glue_server.py) runs in its own process on 127.0.0.1, so its CPU
 is not charged to any client; for TLS a second one serves HTTPS with a ``trustme`` certificate for
@@ -53,8 +54,9 @@ within each repetition, so ratios compare runs made seconds apart. The end of th
 targets as PASS/FAIL lines from these medians, and the load average seen during the run (the
 wall-clock rows -- stalls, lookups/s, cold start, import -- suffer most on a busy machine; their
 CPU-time companions less). A full run (not ``--quick``, every part, both transports, no
-``--child-env``) writes ``benchmarks/results/latest.{json,md}`` and ``throughput.png``; any other
-run writes to ``benchmarks/results/scratch/`` (git-ignored) unless ``--out`` says otherwise.
+``--child-env``) writes ``benchmarks/results/latest.{json,md}`` and ``throughput.png``, the plot
+also into ``docs/images/`` for the docs site; any other run writes to
+``benchmarks/results/scratch/`` (git-ignored) unless ``--out`` says otherwise.
 
 The floor's plain-HTTP figure is sensitive to glibc's malloc: asyncio's plain socket transport
 reads with ``recv(256 KiB)``, and depending on the heap's layout each read can trim and regrow the
@@ -597,6 +599,12 @@ def parse_args() -> argparse.Namespace:
         "MALLOC_TRIM_THRESHOLD_",
     )
     parser.add_argument("--no-plot", action="store_true")
+    parser.add_argument(
+        "--plot-only",
+        action="store_true",
+        help="measure nothing: draw the plot again from the results folder's latest.json, into "
+        "that folder and docs/images/",
+    )
     parser.add_argument("--check", action="store_true", help="exit 1 when a target fails")
     parser.add_argument("--child", choices=KINDS, help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
@@ -620,6 +628,11 @@ def main() -> None:
     if args.child:
         pool = args.pool or args.concurrency[0]
         child(args.child, args.url, args.lookups, args.concurrency[0], pool, args.mode, args.ca)
+        return
+    if args.plot_only:
+        folder = args.out or HERE / "results"
+        for path in plot(json.loads((folder / "latest.json").read_text()), folder, docs=True):
+            print(f"plot: {path}")
         return
 
     parts = args.only or list(PARTS)
@@ -779,8 +792,10 @@ def main() -> None:
     (out / "latest.json").write_text(json.dumps(report, indent=2) + "\n")
     (out / "latest.md").write_text(tables + "\n")
     print(f"\nresults: {out / 'latest.json'}, {out / 'latest.md'}")
-    if not args.no_plot and "throughput" in parts and plot(report, out / "throughput.png"):
-        print(f"plot: {out / 'throughput.png'}")
+    if not args.no_plot and "throughput" in parts:
+        # A full run's plot is also the docs site's figure (docs/images/); others stay in `out`.
+        for path in plot(report, out, docs=full_run):
+            print(f"plot: {path}")
     if args.check and any(t["pass"] is False for t in report["targets"]):
         sys.exit(1)
 
@@ -1056,7 +1071,8 @@ def hot_served_cpu(report: dict[str, Any]) -> tuple[float, float] | None:
     return per_request, (total - requests * per_request) / (calls - requests)
 
 
-def plot(report: dict[str, Any], path: Path) -> bool:
+def plot(report: dict[str, Any], folder: Path, docs: bool = False) -> list[Path]:
+    """``throughput.png`` in ``folder`` and, with ``docs``, in docs/images/; the paths written."""
     try:
         import matplotlib
 
@@ -1064,7 +1080,7 @@ def plot(report: dict[str, Any], path: Path) -> bool:
         import matplotlib.pyplot as plt
     except ImportError:
         print("matplotlib is not installed: no plot (pip install -e '.[bench]')")
-        return False
+        return []
     labels = {
         "aioglue": "aioglue-session",
         "aiobotocore": "aiobotocore",
@@ -1090,9 +1106,17 @@ def plot(report: dict[str, Any], path: Path) -> bool:
     axes[0][0].legend()
     fig.suptitle("GetSession against a local endpoint (separate process)")
     fig.tight_layout()
-    fig.savefig(path)
+    from figures import save
+
+    written = save(fig, "throughput.png", folder) if docs else save_one(fig, folder)
     plt.close(fig)
-    return True
+    return written
+
+
+def save_one(fig: Any, folder: Path) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    fig.savefig(folder / "throughput.png", metadata={"Software": None})
+    return [folder / "throughput.png"]
 
 
 if __name__ == "__main__":

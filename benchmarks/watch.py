@@ -18,8 +18,9 @@ Memory per watched id beyond its last ``Session`` (tracemalloc, after every id w
 and CPU per poll of a saturated watch against bare ``get_session`` calls at the same
 concurrency (process time, interleaved runs, medians).
 
-Results go to ``benchmarks/results/watch.json`` and ``.md``; the plot of part 1 to
-``docs/images/watch-detection.png``.
+A full run (both parts, default settings) writes ``benchmarks/results/watch.json`` and ``.md``
+and the plot of part 1, ``docs/images/watch-detection.png`` (``--plot-only`` redraws it from the
+JSON); any other run prints only, or writes to ``--out DIR``.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from typing import Any
 from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import itertools
 
@@ -487,7 +489,7 @@ def plot(timeline: dict[str, Any], path: Path) -> bool:
         import matplotlib.pyplot as plt
     except ImportError:
         return False
-    fig, ax = plt.subplots(figsize=(7, 3.6), dpi=110)
+    fig, ax = plt.subplots(figsize=(10, 4.4), dpi=110)
     for key, style in (("round_robin", "--"), ("watch", "-")):
         r = timeline[key]
         values = r["latencies"]
@@ -506,9 +508,18 @@ def plot(timeline: dict[str, Any], path: Path) -> bool:
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right")
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
+    if path.parent == RESULTS:  # a full run: the docs' figure too (see docs/images/README.md)
+        from figures import save
+
+        save(fig, path.name, RESULTS)
+    else:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, metadata={"Software": None})
+    plt.close(fig)
     return True
+
+
+parser_defaults: dict[str, Any] = {}
 
 
 def parse_args() -> argparse.Namespace:
@@ -527,13 +538,25 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--no-save", action="store_true", help="print only")
     parser.add_argument(
+        "--plot-only", action="store_true", help="redraw the plot from results/watch.json"
+    )
+    parser.add_argument(
         "--out", type=Path, help="write watch.json, watch.md and the plot here instead"
     )
-    return parser.parse_args()
+    args = parser.parse_args()
+    for name in ("sessions", "max_rate", "interval", "duration", "seed", "scale", "polls"):
+        parser_defaults[name] = parser.get_default(name)
+    parser_defaults["repeat"] = parser.get_default("repeat")
+    return args
 
 
 def main() -> None:
     args = parse_args()
+    if args.plot_only:
+        report = json.loads((RESULTS / "watch.json").read_text())
+        if plot(report["timeline"], RESULTS / PLOT.name):
+            print(f"plot: {PLOT}")
+        return
     report: dict[str, Any] = {
         "command": "python " + " ".join(["benchmarks/watch.py", *sys.argv[1:]])
     }
@@ -546,13 +569,20 @@ def main() -> None:
     print(text)
     if args.no_save:
         return
-    results = args.out or RESULTS
-    figure = args.out / PLOT.name if args.out else PLOT
+    # A full run (both parts, the default settings) writes the README's figures and the docs'
+    # plot; any other run writes to --out, or prints only.
+    full = args.part == "all" and all(
+        getattr(args, name) == parser_defaults[name] for name in parser_defaults
+    )
+    results = args.out or (RESULTS if full else None)
+    if results is None:
+        print("(not the full default run: pass --out DIR to keep its results)")
+        return
     results.mkdir(parents=True, exist_ok=True)
     (results / "watch.json").write_text(json.dumps(report, indent=1) + "\n")
     (results / "watch.md").write_text(text)
-    if "timeline" in report and plot(report["timeline"], figure):
-        print(f"plot: {figure}")
+    if "timeline" in report and plot(report["timeline"], results / PLOT.name):
+        print(f"plot: {PLOT if results == RESULTS else results / PLOT.name}")
 
 
 if __name__ == "__main__":
