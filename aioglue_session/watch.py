@@ -36,7 +36,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 
 from .bulk import CLIENT_FAILURES
-from .errors import GlueError, ParamValidationError, error_code
+from .errors import ClientBusyError, GlueError, ParamValidationError, error_code
 from .models import Session, SessionChange, SessionStatus
 from .protocol import validate_session_id
 from .ratelimit import check_rate
@@ -473,6 +473,13 @@ class SessionWatch:
                 except CLIENT_FAILURES as exc:  # the client's failure, not this id's
                     self._fail(exc)
                     return
+                except RuntimeError as exc:
+                    if not isinstance(exc, ClientBusyError):
+                        self._fail(exc)  # (the client used from another event loop)
+                        return
+                    del flying[entry]  # (max_waiting shed this poll: a transient failure)
+                    if entry.state == _FLYING:
+                        self._failed(entry, exc)
                 except Exception as exc:
                     del flying[entry]
                     if entry.state == _FLYING:

@@ -340,6 +340,38 @@ def test_a_client_failure_is_raised_once_and_ends_the_watch() -> None:
     virtual(body)
 
 
+def test_a_client_used_from_another_event_loop_is_raised_once() -> None:
+    glue = FakeGlue(VirtualTime(), a="READY")
+    g = client(glue.time, glue)
+    asyncio.run(g.open())  # (that loop is closed now)
+
+    async def elsewhere() -> None:
+        watch = g.watch_sessions(["a"], interval=1.0)
+        with pytest.raises(RuntimeError, match="loop"):
+            await asyncio.wait_for(anext(watch), 10)  # (not a transient failure, retried)
+        with pytest.raises(StopAsyncIteration):
+            await anext(watch)
+        await g.close()
+
+    asyncio.run(elsewhere())
+    assert glue.log == []
+
+
+def test_a_poll_shed_by_max_waiting_backs_off_and_is_not_a_change() -> None:
+    async def body(time: VirtualTime) -> None:
+        glue = FakeGlue(time, **{f"s{i}": "READY" for i in range(4)})
+        glue.latency = 1.0
+        # One connection, nobody may wait for it: of the polls started together, one goes.
+        async with client(time, glue, max_connections=1, max_waiting=0) as g:
+            watch = g.watch_sessions(list(glue.status), interval=1.0, concurrency=4)
+            async with watch:
+                seen = [await anext(watch) for _ in range(4)]
+        assert sorted(c.id for c in seen) == ["s0", "s1", "s2", "s3"]
+        assert all(c.error is None and c.previous is None for c in seen)
+
+    virtual(body)
+
+
 # --- a slow consumer -----------------------------------------------------------------------------
 
 
