@@ -546,6 +546,7 @@ class GlueSessionClient:
                 recover=self._recover,
                 on_retry=None if call is None else call.retried,
                 failure=failure,
+                on_wait=None if self._max_waiting is None else self._enter_wait,
             )
         except asyncio.CancelledError as exc:
             outcome = exc
@@ -864,6 +865,16 @@ class GlueSessionClient:
                 f"{self._waiting} calls already wait for a send slot or a rate token "
                 f"(max_waiting={limit}); this call was refused and nothing was sent"
             )
+
+    def _enter_wait(self, attempt: int) -> Callable[[], None]:
+        """An attempt is about to wait for the adaptive limiter's token: admitted (or refused
+        with ``ClientBusyError``) and counted as waiting until the returned function is called."""
+        self._admit(attempt)
+        self._waiting += 1
+        return self._leave_wait
+
+    def _leave_wait(self) -> None:
+        self._waiting -= 1
 
     async def _wait_for_slot(self, attempt: int, deadline: float | None) -> None:
         """Wait in line for one of the ``max_connections`` send slots."""

@@ -47,7 +47,11 @@ Parts (``--only``; all by default), each over plain HTTP and TLS unless said oth
 * ``otel`` (plain HTTP, C=``--otel-concurrency``): the aioglue client with the OpenTelemetry
   import blocked (``aioglue-nootel``), with ``opentelemetry-api`` and no SDK (``aioglue``: no-op
   providers), and with the SDK configured globally (``aioglue-otelsdk``: a batch span processor
-  and a periodic metric reader, both exporting to exporters that drop everything).
+  and a periodic metric reader, both exporting to exporters that drop everything);
+* ``uvloop``: the aioglue client and the floor, each on asyncio's event loop and on uvloop's
+  (``aioglue-uvloop``, ``floor-uvloop``: the same runners under ``asyncio.Runner(loop_factory=
+  uvloop.new_event_loop)``), at each C of ``--concurrency``: CPU per lookup and lookups/s, and
+  ours / floor on each loop. Skipped when uvloop is not installed.
 
 Figures are medians over ``--repeat`` repetitions, every client's (or variant's) runs interleaved
 within each repetition, so ratios compare runs made seconds apart. The end of the run prints the
@@ -88,9 +92,11 @@ HERE = Path(__file__).resolve().parent
 CLIENTS = ("aioglue", "aiobotocore", "floor")
 # The aioglue client three ways, for the OpenTelemetry table; "aioglue" is the no-op one.
 OTEL_VARIANTS = ("aioglue-nootel", "aioglue", "aioglue-otelsdk")
-KINDS = (*CLIENTS, "aioglue-nootel", "aioglue-otelsdk")
+# This client and the floor on uvloop's event loop, for the uvloop table.
+UVLOOP_KINDS = ("aioglue", "floor", "aioglue-uvloop", "floor-uvloop")
+KINDS = (*CLIENTS, "aioglue-nootel", "aioglue-otelsdk", "aioglue-uvloop", "floor-uvloop")
 TRANSPORTS = ("plain", "tls")
-PARTS = ("throughput", "inflight", "cold", "import", "otel", "hot")
+PARTS = ("throughput", "inflight", "cold", "import", "otel", "hot", "uvloop")
 #: The hot-ids part: lookups, distinct ids, concurrency and the max_age of its shared run.
 HOT_LOOKUPS, HOT_IDS, HOT_CONCURRENCY, HOT_MAX_AGE = 20_000, 100, 500, 1.0
 # What each column imports in the import-time part ("floor" is aiohttp alone).
@@ -334,7 +340,22 @@ RUNNERS = {
     "aioglue-otelsdk": run_aioglue,
     "aiobotocore": run_aiobotocore,
     "floor": run_floor,
+    "aioglue-uvloop": run_aioglue,
+    "floor-uvloop": run_floor,
 }
+
+
+def run_on_its_loop(kind: str, coro: Any) -> Any:
+    """``asyncio.run(coro)``, on uvloop's event loop for the ``-uvloop`` kinds."""
+    if not kind.endswith("-uvloop"):
+        return asyncio.run(coro)
+    import uvloop
+
+    if sys.version_info >= (3, 11):
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            return runner.run(coro)
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())  # pragma: no cover - Python 3.10
+    return asyncio.run(coro)
 
 
 def configure_otel_sdk() -> Callable[[], int]:
@@ -403,7 +424,7 @@ def child(
     # Cold start: the runners import their client library themselves, so this spans exactly
     # import + client creation + first lookup (the harness's own stdlib imports are done).
     wall0, cpu0 = time.perf_counter(), time.process_time()
-    result = asyncio.run(RUNNERS[kind](url, ids, concurrency, pool, mode, ca))
+    result = run_on_its_loop(kind, RUNNERS[kind](url, ids, concurrency, pool, mode, ca))
     if mode == "cold":
         result = {
             "cold_start_ms": 1e3 * (time.perf_counter() - wall0),
@@ -660,6 +681,9 @@ def main() -> None:
     if "otel" in parts and not available("opentelemetry.sdk"):
         print("opentelemetry-sdk is not installed: the OpenTelemetry table is skipped")
         parts.remove("otel")
+    if "uvloop" in parts and not available("uvloop"):
+        print("uvloop is not installed: the uvloop table is skipped (pip install -e '.[bench]')")
+        parts.remove("uvloop")
 
     report: dict[str, Any] = {
         "settings": {
@@ -701,7 +725,7 @@ def main() -> None:
             ca["tls"], cert["tls"] = make_certificates(workdir)
         fast: dict[str, str] = {}
         slow: dict[str, str] = {}
-        needs_fast = {"throughput", "cold", "otel", "hot"} & set(parts)
+        needs_fast = {"throughput", "cold", "otel", "hot", "uvloop"} & set(parts)
         for transport in transports:
             if needs_fast:
                 fast[transport] = stack.enter_context(glue_server(cert=cert[transport]))
@@ -760,6 +784,15 @@ def main() -> None:
                         "aioglue", fast["plain"], HOT_LOOKUPS, HOT_CONCURRENCY, mode, 100
                     )
                     record(("hot", mode), result)
+            if "uvloop" in parts:
+                for transport in transports:
+                    for c in table_cs:
+                        for kind in UVLOOP_KINDS:
+                            print(f"{tag} {kind}: {lookups} lookups at C={c}, {transport}")
+                            result = children.run(
+                                kind, fast[transport], lookups, c, "throughput", ca=ca[transport]
+                            )
+                            record(("uvloop", transport, str(c), kind), result)
             if "otel" in parts:
                 for kind in OTEL_VARIANTS:
                     c = args.otel_concurrency
@@ -1022,6 +1055,35 @@ def render_tables(report: dict[str, Any]) -> str:
                 f"{per_served:.1f} µs of CPU, {ratio(per_served, per_request)} a call with its "
                 f"own request ({per_request:.1f} µs).",
             ]
+
+    uvloop = report.get("uvloop")
+    if uvloop:
+        if lines:
+            lines.append("")
+        lines += [
+            f"uvloop: aioglue-session and the floor on asyncio's event loop and on uvloop's, "
+            f"{settings['lookups']:,} lookups per run, medians of {settings['repeat']} "
+            "interleaved runs.",
+            "",
+            "| metric | asyncio: ours | floor | ours / floor | uvloop: ours | floor "
+            "| ours / floor |",
+            "|---|---:|---:|---:|---:|---:|---:|",
+        ]
+        for key, name, fmt in (
+            ("cpu_us_per_lookup", "CPU per lookup (µs)", "{:.0f}"),
+            ("lookups_per_s", "lookups/s", "{:,.0f}"),
+        ):
+            for c in settings["concurrency"]:
+                for transport in settings["transports"]:
+                    figures = uvloop.get(transport, {}).get(str(c))
+                    if not figures:
+                        continue
+                    cells = []
+                    for ours, floor in (("aioglue", "floor"), ("aioglue-uvloop", "floor-uvloop")):
+                        a, b = figures[ours][key], figures[floor][key]
+                        cells += [fmt.format(a), fmt.format(b), ratio(a, b)]
+                    label = f"{name}, C={c}, {label_of(transport)}"
+                    lines.append(f"| {label} | " + " | ".join(cells) + " |")
 
     otel = report.get("otel")
     if otel:

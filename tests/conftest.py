@@ -1,11 +1,18 @@
-"""Shared fixtures and helpers (the fault server, an instant sleep, the leak check), and the
-``long`` marker for the soak, fuzz and benchmark runs."""
+"""Shared fixtures and helpers (the fault server, an instant sleep, the leak check), the
+``long`` marker for the soak, fuzz and benchmark runs, and the event loop the suite runs on.
+
+``pytest --loop uvloop`` (or ``AIOGLUE_TEST_LOOP=uvloop``) runs every async test and fixture on
+uvloop's event loop (``pip install -e ".[test,uvloop]"``); the default is asyncio's own. With
+pytest-asyncio 1.3 and later the loop comes from its ``pytest_asyncio_loop_factories`` hook, with
+older ones from an ``event_loop_policy`` fixture.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import AsyncIterator, Iterator
+import os
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from types import SimpleNamespace
 from unittest import mock
@@ -72,10 +79,48 @@ LONG_RUNNING_FILES = frozenset(
 )
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--loop",
+        choices=("asyncio", "uvloop"),
+        default=os.environ.get("AIOGLUE_TEST_LOOP") or "asyncio",
+        help="the event loop async tests run on (default: $AIOGLUE_TEST_LOOP, else asyncio)",
+    )
+
+
+class UvloopFactories:
+    """pytest-asyncio's loop factory hook (1.3 and later): every test on uvloop."""
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_asyncio_loop_factories(
+        self, config: pytest.Config, item: pytest.Item
+    ) -> dict[str, Callable[[], asyncio.AbstractEventLoop]]:
+        import uvloop
+
+        return {"uvloop": uvloop.new_event_loop}
+
+
+class UvloopPolicy:
+    """The ``event_loop_policy`` fixture older pytest-asyncios take the loop from."""
+
+    @pytest.fixture(scope="session")
+    def event_loop_policy(self) -> asyncio.AbstractEventLoopPolicy:
+        import uvloop
+
+        return uvloop.EventLoopPolicy()
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "long: soak, fuzz and benchmark runs (leave out with -m 'not long')"
     )
+    if config.getoption("loop") == "uvloop":
+        import pytest_asyncio.plugin
+
+        if hasattr(pytest_asyncio.plugin, "PytestAsyncioSpecs"):
+            config.pluginmanager.register(UvloopFactories(), "aioglue-uvloop")
+        else:
+            config.pluginmanager.register(UvloopPolicy(), "aioglue-uvloop")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -224,11 +224,15 @@ class FaultServer:
         #: was set (benchmarks/adaptive.py reads goodput and the throttled share over time).
         self.timeline: dict[int, list[int]] = {}
         self._random: tuple[float, float, random.Random] | None = None
+        self._random_more: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
         self.received = 0
         self.faults_by_id: Counter[str] = Counter()
         self.ok_count = 0
         self.throttled_count = 0
         self.reset_count = 0
+        self.server_error_count = 0
+        self.stall_count = 0
+        self.slow_body_count = 0
 
     # --- scripting --------------------------------------------------------------------------------
 
@@ -271,8 +275,23 @@ class FaultServer:
                 rate = step_rate
         return rate
 
-    def random_faults(self, throttle: float = 0.05, reset: float = 0.01, seed: int = 0) -> None:
+    def random_faults(
+        self,
+        throttle: float = 0.05,
+        reset: float = 0.01,
+        seed: int = 0,
+        *,
+        server_error: float = 0.0,
+        stall: float = 0.0,
+        stall_seconds: float = 1.5,
+        slow_body: float = 0.0,
+    ) -> None:
+        """Answer each request with a fault drawn at random: a throttle, a connection reset
+        before the headers, a 500 or 503 (``server_error``), a stall of ``stall_seconds``
+        before the headers (``stall``: past a client's read timeout when it is longer), or a
+        body sent in five pieces 20 ms apart (``slow_body``: slow, but never idle long)."""
         self._random = (throttle, reset, random.Random(seed))
+        self._random_more = (server_error, stall, stall_seconds, slow_body)
 
     @property
     def count(self) -> int:
@@ -284,6 +303,7 @@ class FaultServer:
         self.faults_by_id.clear()
         self.max_in_flight = self.in_flight
         self.ok_count = self.throttled_count = self.reset_count = 0
+        self.server_error_count = self.stall_count = self.slow_body_count = 0
 
     # --- lifecycle --------------------------------------------------------------------------------
 
@@ -340,6 +360,14 @@ class FaultServer:
                 return throttle()
             if roll < p_throttle + p_reset:
                 return reset_before_headers()
+            p_5xx, p_stall, stall_seconds, p_slow = self._random_more
+            roll -= p_throttle + p_reset
+            if roll < p_5xx:
+                return server_error(500 if roll < p_5xx / 2 else 503)
+            if roll < p_5xx + p_stall:
+                return stall(stall_seconds)
+            if roll < p_5xx + p_stall + p_slow:
+                return trickle(5, 0.02)
         return self.default
 
     async def _stats(self, request: web.Request) -> web.Response:
@@ -371,6 +399,9 @@ class FaultServer:
             "ok": self.ok_count,
             "throttles": self.throttled_count,
             "resets": self.reset_count,
+            "server_errors": self.server_error_count,
+            "stalls": self.stall_count,
+            "slow_bodies": self.slow_body_count,
             "max_in_flight": self.max_in_flight,
             "ids_faulted": len(self.faults_by_id),
             "most_faults_one_id": max(self.faults_by_id.values(), default=0),
@@ -426,6 +457,8 @@ class FaultServer:
         if kind == "error":
             if action.code == "ThrottlingException":
                 self.throttled_count += 1
+            if action.status >= 500:
+                self.server_error_count += 1
             headers = {"x-amzn-RequestId": rid, **action.headers}
             if action.header_type:
                 headers["x-amzn-ErrorType"] = f"{action.code}:http://internal.amazon.com/"
@@ -475,6 +508,7 @@ class FaultServer:
             request.transport.abort()
             raise asyncio.CancelledError
         if kind == "stall":
+            self.stall_count += 1
             await asyncio.sleep(action.seconds)
             return web.Response(
                 body=json.dumps({"Session": session_document(session_id)}).encode(),
@@ -494,6 +528,7 @@ class FaultServer:
             if kind == "stall_body":
                 pieces, gap = [body[:20], body[20:]], action.seconds
             else:
+                self.slow_body_count += 1
                 step = -(-len(body) // action.size)
                 pieces = [body[i : i + step] for i in range(0, len(body), step)]
                 gap = action.seconds
@@ -527,10 +562,12 @@ class FaultServer:
         raise AssertionError(f"unknown action {kind}")
 
 
-async def _serve(throttle_share: float, reset_share: float, seed: int, limit: bool) -> None:
+async def _serve(
+    throttle_share: float, reset_share: float, seed: int, limit: bool, **more: float
+) -> None:
     async with FaultServer(record=False) as server:
         if not limit:
-            server.random_faults(throttle=throttle_share, reset=reset_share, seed=seed)
+            server.random_faults(throttle=throttle_share, reset=reset_share, seed=seed, **more)
         print(server.url, flush=True)
         await asyncio.Event().wait()  # until the parent terminates us
 
@@ -548,5 +585,20 @@ if __name__ == "__main__":
     parser.add_argument(
         "--limit", action="store_true", help="no random faults: a limit set by PUT /__limit"
     )
+    parser.add_argument("--server-error", type=float, default=0.0)
+    parser.add_argument("--stall", type=float, default=0.0)
+    parser.add_argument("--stall-seconds", type=float, default=1.5)
+    parser.add_argument("--slow-body", type=float, default=0.0)
     args = parser.parse_args()
-    asyncio.run(_serve(args.throttle, args.reset, args.seed, args.limit))
+    asyncio.run(
+        _serve(
+            args.throttle,
+            args.reset,
+            args.seed,
+            args.limit,
+            server_error=args.server_error,
+            stall=args.stall,
+            stall_seconds=args.stall_seconds,
+            slow_body=args.slow_body,
+        )
+    )

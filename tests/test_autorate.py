@@ -309,13 +309,18 @@ async def test_a_total_timeout_ends_the_wait_for_a_learned_rate_token() -> None:
     ) as glue:
         await glue.get_session("s")  # the one token the bucket starts with
         start = vt.now
-        # The next token is 0.1 s away at 10/s: past the call's 0.05 s, so it fails at once.
+        # The next token is 0.1 s away at 10/s: past the call's 0.05 s, so it fails without
+        # waiting for it (a retry's short backoff aside) and without sending.
         with pytest.raises(ReadTimeoutError):
             await glue.get_session("s")
-        assert vt.now == start
-        # Its place was handed back: the next call waits the 0.1 s of one token, not two.
+        assert vt.now - start <= 0.05
+        assert len(glue.transport.requests) == 1  # type: ignore[attr-defined]
+        # Its place was handed back: 0.1 s later the next token is there, and a call goes at
+        # once (it would wait another 0.1 s behind a place kept by the call that gave up).
         await vt.sleep(0.1)
+        before = vt.now
         await glue.get_session("s")
+        assert vt.now == before
         assert len(glue.transport.requests) == 2  # type: ignore[attr-defined]
 
 

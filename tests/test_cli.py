@@ -594,6 +594,10 @@ def _interrupt(args: list[str], ready: str, *, stdin: str | None = None) -> tupl
         stderr=subprocess.PIPE,
         text=True,
         env=clean_env(),
+        # SIGINT as a terminal's foreground process has it: a pytest started in the background
+        # of a non-interactive shell (CI jobs run side by side) inherits SIGINT ignored, and a
+        # Python started with SIGINT ignored never raises KeyboardInterrupt.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
     if stdin is not None:
