@@ -1,12 +1,13 @@
 """Watching many sessions: one stream of changes, one polling budget (``watch_sessions``).
 
 One scheduler serves every watched id, as asyncio's loop serves its timers: ids that are not due
-yet wait in one heap of due times, ids that are due wait in the queue of their priority group,
-and ``concurrency`` pollers take the next poll the budget allows (a token bucket for
+yet wait on one timing wheel of due times (slots of ``interval / 4``, each sorted when it is
+opened: no tuple and no heap step per poll), ids that are due wait in the queue of their
+priority group, and ``concurrency`` pollers take the next poll the budget allows (a token bucket for
 ``max_rate``) or, when there is none, wait for one timer, through the ``sleep`` seam, that
 wakes one of them. There is no task per id: an id costs one small ``_Entry`` (``__slots__``)
-and a heap item, so 100,000 ids are cheap; a poller handles a poll's result itself, with no
-task created and no other task woken per poll.
+and a place on the wheel, so 100,000 ids are cheap; a poller handles a poll's result itself,
+with no task created and no other task woken per poll.
 
 The budget goes where changes happen. Due ids are served by group: ids never polled, then ids
 whose last status is transitional (PROVISIONING, STOPPING, or one this version does not know),
@@ -26,12 +27,13 @@ runs in virtual time in tests.
 from __future__ import annotations
 
 import asyncio
-import heapq
-import itertools
 import math
 import random
+from bisect import insort_left
 from collections import deque
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
+from heapq import heappop, heappush
+from operator import attrgetter
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -77,7 +79,17 @@ Fetch = Callable[[str], Awaitable[Session]]
 class _Entry:
     """One watched id: what the scheduler and the change stream need, nothing more."""
 
-    __slots__ = ("deadline", "failures", "group", "id", "pending", "queued", "state", "yielded")
+    __slots__ = (
+        "deadline",
+        "due",
+        "failures",
+        "group",
+        "id",
+        "pending",
+        "queued",
+        "state",
+        "yielded",
+    )
 
     def __init__(self, session_id: str) -> None:
         self.id = session_id
@@ -86,6 +98,8 @@ class _Entry:
         self.group = _FRESH
         #: The hard deadline of the next poll (``inf`` before the first one).
         self.deadline = math.inf
+        #: When it is due again (while it waits on the timing wheel).
+        self.due = math.inf
         #: Transient failures in a row (the backoff exponent).
         self.failures = 0
         #: The session of the last change yielded.
@@ -98,6 +112,14 @@ class _Entry:
     def last_session(self) -> Session | None:
         pending = self.pending
         return pending.session if pending is not None else self.yielded
+
+
+_due_time = attrgetter("due")
+_random = random.random
+
+
+def _latest_first(entry: _Entry) -> float:
+    return -entry.due
 
 
 def _is_permanent(exc: BaseException) -> bool:
@@ -173,10 +195,18 @@ class SessionWatch:
         self._entries: dict[str, _Entry] = {}
         #: Entries that ended (final) while their last change waits for the consumer.
         self._finals: dict[str, _Entry] = {}
-        self._seq = itertools.count()
-        # Not due yet: (due, seq, entry). Due, by group: never polled (FIFO), transitional and
-        # the rest ((deadline, seq, entry), earliest deadline = longest waiting), promoted.
-        self._timers: list[tuple[float, int, _Entry]] = []
+        # Not due yet: a timing wheel. Slots of ``interval / 16`` seconds (``due // grain``)
+        # hold entries in the order they were scheduled; the earliest slot is opened (sorted by
+        # due time, latest first) when it is needed, so ids become due in (due, scheduled)
+        # order, as from a heap, for a few steps each. Due, by group: never polled (FIFO),
+        # transitional and the rest (earliest deadline = longest waiting), promoted.
+        self._grain = self._interval / 4
+        self._later: dict[float, list[_Entry]] = {}
+        self._slots: list[float] = []  # (a heap of the keys of ``_later``)
+        self._soon: list[_Entry] = []
+        self._soon_slot = -math.inf
+        #: The due time of the entry at the end of ``_soon`` (``inf``: no timer).
+        self._next_due = math.inf
         self._fresh: deque[_Entry] = deque()
         self._moving: deque[_Entry] = deque()
         self._settled: deque[_Entry] = deque()
@@ -191,6 +221,8 @@ class SessionWatch:
         self._tat = -math.inf
         self._burst = (self._capacity - 1.0) / (self._rate or 1.0)
         self._per_poll = 0.0 if self._rate is None else 1.0 / self._rate
+        # A poll's deadline: interval (+ 2 N / max_rate) after it, or 2 x interval.
+        self._lapse = self._interval if self._rate is not None else 2 * self._interval
         # How far ahead of a deadline an id is promoted, beyond one poll's time per id
         # promoted already: the jitter's spread and a bucket's worth of polls (see _promote).
         self._lead = 0.2 * self._interval + (self._capacity + 1.0) * self._per_poll
@@ -509,12 +541,9 @@ class SessionWatch:
 
     def _next(self, now: float) -> _Entry | None:
         """The id to poll now, if the budget allows one (its token taken), else ``None``."""
-        timers = self._timers
-        while timers and timers[0][0] <= now:
-            due = heapq.heappop(timers)[2]
-            if due.state == _WAITING:
-                self._enqueue(due)
-        promoted, fresh, moving, settled = self._promoted, self._fresh, self._moving, self._settled
+        if now >= self._next_due:
+            self._fire(now)
+        promoted, moving, settled = self._promoted, self._moving, self._settled
         if moving or settled:
             head = settled[0] if settled else moving[0]
             if (
@@ -523,26 +552,30 @@ class SessionWatch:
                 or (now + self._lead + len(promoted) * self._per_poll >= head.deadline)
             ):
                 self._promote(now)
-        if not (promoted or fresh or moving or settled):
+        queue = promoted or self._fresh or moving or settled
+        if not queue:
             return None
-        rate = self._rate
-        if rate is not None:
-            tat = self._tat if self._tat > now else now
+        per_poll = self._per_poll
+        if self._rate is not None:
+            tat = self._tat
+            if tat < now:
+                tat = now
             if now < tat - self._burst:
                 return None  # no token yet
-            self._tat = tat + self._per_poll
-        entry = self._pick()
-        if entry is None:  # (only stale items were left)
-            if rate is not None:
-                self._tat -= self._per_poll  # (the token back)
-            return None
+            self._tat = tat + per_poll
+        entry = queue.popleft()
+        if entry.state != _QUEUED:  # (removed while it waited: skip such)
+            found = self._pick()
+            if found is None:
+                if self._rate is not None:
+                    self._tat -= per_poll  # (the token back)
+                return None
+            entry = found
         entry.state = _FLYING
-        if rate is not None:
-            entry.deadline = now + self._interval + 2 * len(self._entries) * self._per_poll
-        else:
-            entry.deadline = now + 2 * self._interval
+        # interval + 2 N / max_rate (2 x interval without one: per_poll is 0)
+        entry.deadline = now + self._lapse + 2 * len(self._entries) * per_poll
         self.polls += 1
-        if self._idlers and (promoted or fresh or moving or settled):
+        if self._idlers and (promoted or self._fresh or moving or settled):
             self._poke()  # more is due: another poller may take it
         return entry
 
@@ -553,10 +586,71 @@ class SessionWatch:
             if self._rate is not None:
                 return (self._tat if self._tat > now else now) - self._burst
             return now
-        timers = self._timers
-        while timers and timers[0][2].state != _WAITING:
-            heapq.heappop(timers)
-        return timers[0][0] if timers else None
+        soon = self._soon
+        while True:
+            while soon and soon[-1].state != _WAITING:
+                soon.pop()
+            if soon:
+                self._next_due = soon[-1].due
+                return self._next_due
+            if not self._later:
+                self._next_due = math.inf
+                return None
+            soon = self._open()
+
+    # --- the timing wheel ------------------------------------------------------------------------
+
+    def _timer(self, entry: _Entry, due: float) -> None:
+        """``entry`` waits until ``due``."""
+        entry.state = _WAITING
+        entry.due = due
+        slot = due // self._grain
+        if slot <= self._soon_slot:  # (the slot open now: in order, after its equals)
+            insort_left(self._soon, entry, key=_latest_first)
+        else:
+            later = self._later.get(slot)
+            if later is None:
+                self._later[slot] = [entry]
+                heappush(self._slots, slot)
+            else:
+                later.append(entry)
+        if due < self._next_due:
+            self._next_due = due
+
+    def _fire(self, now: float) -> None:
+        """Every entry due by ``now`` into its group's queue, in (due, scheduled) order."""
+        soon = self._soon
+        fresh, moving, settled = self._fresh, self._moving, self._settled
+        while True:
+            while soon:
+                entry = soon[-1]
+                if entry.due > now:
+                    self._next_due = entry.due
+                    return
+                soon.pop()
+                if entry.state == _WAITING:  # (as _enqueue)
+                    entry.state = _QUEUED
+                    group = entry.group
+                    if group == _SETTLED:
+                        settled.append(entry)
+                    elif group == _FRESH:
+                        fresh.append(entry)
+                    else:
+                        moving.append(entry)
+            if not self._later:
+                self._next_due = math.inf
+                return
+            soon = self._open()
+
+    def _open(self) -> list[_Entry]:
+        """Open the earliest slot: its entries sorted by due time, latest first (equals in
+        the order they were scheduled, the first at the end)."""
+        slot = heappop(self._slots)
+        soon = self._soon = self._later.pop(slot)
+        self._soon_slot = slot
+        soon.reverse()
+        soon.sort(key=_due_time, reverse=True)
+        return soon
 
     def _enqueue(self, entry: _Entry) -> None:
         """``entry`` is due: into its group's queue. (Never promoted straight away: promotion
@@ -623,14 +717,29 @@ class SessionWatch:
 
     def _reschedule(self, entry: _Entry, started: float) -> None:
         """After a successful poll: due again ``interval`` (±10%) after it started."""
-        due = started + self._interval * (0.9 + 0.2 * random.random())
+        due = started + self._interval * (0.9 + 0.2 * _random())
         if self._rate is not None:  # (keeps the deadline reachable: see the module's notes)
-            due = min(due, entry.deadline - len(self._entries) * self._per_poll)
+            cap = entry.deadline - len(self._entries) * self._per_poll
+            if cap < due:
+                due = cap
         if due <= self._clock():
             self._enqueue(entry)
+            return
+        # (as _timer)
+        entry.state = _WAITING
+        entry.due = due
+        slot = due // self._grain
+        if slot <= self._soon_slot:
+            insort_left(self._soon, entry, key=_latest_first)
         else:
-            entry.state = _WAITING
-            heapq.heappush(self._timers, (due, next(self._seq), entry))
+            later = self._later.get(slot)
+            if later is None:
+                self._later[slot] = [entry]
+                heappush(self._slots, slot)
+            else:
+                later.append(entry)
+        if due < self._next_due:
+            self._next_due = due
 
     def _failed(self, entry: _Entry, exc: Exception) -> None:
         if _is_permanent(exc):
@@ -652,8 +761,7 @@ class SessionWatch:
         if due <= self._clock():
             self._enqueue(entry)
         else:
-            entry.state = _WAITING
-            heapq.heappush(self._timers, (due, next(self._seq), entry))
+            self._timer(entry, due)
 
     def _end(self, entry: _Entry) -> None:
         entry.state = _GONE
