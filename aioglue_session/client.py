@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import botocore
 from botocore.exceptions import BotoCoreError, ReadTimeoutError
@@ -52,6 +52,7 @@ if TYPE_CHECKING:
     import aiohttp
     import botocore.session
 
+    from .autorate import AutoRate
     from .credentials import CredentialCache
     from .retries import Retrier
     from .signing import RequestSigner
@@ -115,6 +116,10 @@ class GlueSessionClient:
             waiter and watch polls), as a token bucket of ``max(1, max_rate)`` tokens: over any
             W seconds at most ``max_rate * W + max(1, max_rate)`` requests start. ``None``: no
             cap. In adaptive retry mode the lower of this and the adaptive rate applies.
+            ``"auto"``: the rate is learned from the endpoint's throttling replies (the codes
+            botocore's retry classifier treats as throttling) and kept just under the highest
+            rate it accepts, probing upward while nothing is throttled; ``send_rate`` reports
+            it. See the guide "Staying under a quota".
         max_waiting: calls that may wait at once for a send slot (``max_connections``) or a
             rate token; a call beyond it fails at once with
             [``ClientBusyError``][aioglue_session.errors.ClientBusyError] and sends nothing
@@ -154,7 +159,7 @@ class GlueSessionClient:
         proxies: Mapping[str, str] | None = None,
         tracer_provider: Any = None,
         meter_provider: Any = None,
-        max_rate: float | None = None,
+        max_rate: float | Literal["auto"] | None = None,
         max_waiting: int | None = None,
         cache_size: int = 1024,
         transport: Transport | None = None,
@@ -176,7 +181,13 @@ class GlueSessionClient:
             max_reply_bytes=max_reply_bytes,
             proxies=proxies,
         )
-        if max_rate is not None:
+        if max_rate == "auto":
+            pass  # learned from the endpoint's throttling replies (see autorate)
+        elif max_rate is not None:
+            if isinstance(max_rate, str):
+                raise TypeError(
+                    f'max_rate must be a number of requests per second or "auto", not {max_rate!r}'
+                )
             check_rate(max_rate)
         if max_waiting is not None and (
             isinstance(max_waiting, bool) or not isinstance(max_waiting, int) or max_waiting < 0
@@ -187,6 +198,8 @@ class GlueSessionClient:
         #: Calls waiting now for a send slot or a rate token (``max_waiting`` bounds it).
         self._waiting = 0
         self._rate: RateLimit | None = None
+        #: With max_rate="auto", the same bucket as _rate, told of every reply.
+        self._auto_rate: AutoRate | None = None
         self._reads = SharedReads(check_cache_size(cache_size), clock or time.monotonic)
         self._providers = (tracer_provider, meter_provider)
         #: Set by open() when opentelemetry-api is installed (a PendingTelemetry until the
@@ -297,7 +310,11 @@ class GlueSessionClient:
                 session=self._user_http,
                 proxy=settings.proxy,
             )
-        if self._max_rate is not None:
+        if self._max_rate == "auto":
+            from .autorate import AutoRate
+
+            self._rate = self._auto_rate = AutoRate(clock=clock or time.monotonic)
+        elif self._max_rate is not None:
             self._rate = RateLimit(self._max_rate, clock=clock or time.monotonic)
         self._settings = settings
         if telemetry is True:
@@ -316,6 +333,7 @@ class GlueSessionClient:
                 region=settings.region,
                 endpoint_url=settings.endpoint_url,
                 limiter=self._retrier.limiter,
+                auto_rate=self._auto_rate,
             )
         return self._telemetry
 
@@ -391,9 +409,12 @@ class GlueSessionClient:
 
     @property
     def send_rate(self) -> float | None:
-        """The adaptive limiter's allowed send rate (requests/s) once throttling has switched
-        it on; ``None`` before that and in standard mode."""
+        """With ``max_rate="auto"``: the rate learned from the endpoint's replies (requests/s).
+        Otherwise the adaptive limiter's allowed send rate once throttling has switched it on;
+        ``None`` before that and in standard mode."""
         self._opened()
+        if self._auto_rate is not None:
+            return self._auto_rate.rate
         limiter = self._retrier.limiter
         return limiter.send_rate if limiter is not None and limiter.enabled else None
 
@@ -524,6 +545,7 @@ class GlueSessionClient:
                 recover=self._recover,
                 on_retry=None if call is None else call.retried,
                 failure=failure,
+                on_wait=None if self._max_waiting is None else self._enter_wait,
             )
         except asyncio.CancelledError as exc:
             outcome = exc
@@ -735,7 +757,16 @@ class GlueSessionClient:
                 code="ReplyTooLarge",
                 message=f"reply body exceeds max_reply_bytes={self._config.max_reply_bytes}",
             )
-        session = parse_reply(status, reply_headers, data, retry_attempts=attempt - 1)
+        auto = self._auto_rate
+        if auto is None:
+            session = parse_reply(status, reply_headers, data, retry_attempts=attempt - 1)
+        else:
+            try:
+                session = parse_reply(status, reply_headers, data, retry_attempts=attempt - 1)
+            except GlueError as exc:
+                auto.failed(exc, attempt)
+                raise
+            auto.succeeded()
         if call is not None:
             call.reply(status, reply_headers)
         if logger.isEnabledFor(logging.DEBUG):
@@ -757,6 +788,16 @@ class GlueSessionClient:
                 f"(max_waiting={limit}); this call was refused and nothing was sent"
             )
 
+    def _enter_wait(self, attempt: int) -> Callable[[], None]:
+        """An attempt is about to wait for the adaptive limiter's token: admitted (or refused
+        with ``ClientBusyError``) and counted as waiting until the returned function is called."""
+        self._admit(attempt)
+        self._waiting += 1
+        return self._leave_wait
+
+    def _leave_wait(self) -> None:
+        self._waiting -= 1
+
     async def _wait_for_slot(self, attempt: int, deadline: float | None) -> None:
         """Wait in line for one of the ``max_connections`` send slots."""
         self._admit(attempt)
@@ -776,6 +817,18 @@ class GlueSessionClient:
     async def _wait_for_token(self, rate: RateLimit, attempt: int, deadline: float | None) -> None:
         """Wait (through the ``sleep`` seam) for this request's ``max_rate`` token."""
         self._admit(attempt)
+        auto = self._auto_rate
+        if auto is not None:  # a rate that moves while calls wait (see AutoRate)
+            self._waiting += 1
+            try:
+                if await auto.wait(self._sleep, deadline):
+                    return
+            finally:
+                self._waiting -= 1
+            raise ReadTimeoutError(
+                endpoint_url=self._signer.url,
+                error="total timeout reached waiting for a max_rate token",
+            )
         wait = rate.reserve(deadline)
         if wait is None:
             raise ReadTimeoutError(

@@ -13,6 +13,7 @@ deadline across attempts and sleeps.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import random
 import ssl
@@ -27,7 +28,7 @@ from botocore.retries import adaptive, bucket, quota, standard, throttling
 from .errors import RETRYABLE_KINDS, GlueError
 from .settings import check_retry_mode
 
-__all__ = ["AdaptiveLimiter", "Recovery", "Retrier"]
+__all__ = ["AdaptiveLimiter", "ContextAdapter", "Recovery", "Retrier"]
 
 logger = logging.getLogger(__name__)
 
@@ -87,7 +88,7 @@ _OK_RESPONSE = AWSResponse("", 200, HTTPHeaders(), None)
 _NO_RETRY_CONTEXT: dict[str, Any] = {}
 
 
-class _ContextAdapter(standard.RetryEventAdapter):
+class ContextAdapter(standard.RetryEventAdapter):
     """botocore's event adapter for a caller that already has the ``RetryContext``: the
     adaptive limiter passes its ``on_receiving_response(context=...)`` kwargs straight to
     ``ThrottlingErrorDetector.is_throttling_error``, which asks the adapter for the context."""
@@ -119,7 +120,7 @@ class AdaptiveLimiter:
             rate_clocker=adaptive.RateClocker(self._clock),
             token_bucket=self._bucket,
             throttling_detector=standard.ThrottlingErrorDetector(
-                retry_event_adapter=_ContextAdapter()
+                retry_event_adapter=ContextAdapter()
             ),
             clock=self._clock,
         )
@@ -136,19 +137,32 @@ class AdaptiveLimiter:
         """The current allowed send rate in requests per second."""
         return float(self._bucket.max_rate)
 
-    async def acquire(self, deadline: float | None = None) -> None:
-        """Wait (without blocking the loop) for a send token."""
+    async def acquire(
+        self,
+        deadline: float | None = None,
+        on_wait: Callable[[], Callable[[], object]] | None = None,
+    ) -> None:
+        """Wait (without blocking the loop) for a send token. ``on_wait()``, when given, is
+        called before the first sleep (it may refuse the wait by raising) and returns what to
+        call once the waiting is over."""
         if not self._internals._enabled:
             return
-        while True:
-            try:
-                self._bucket.acquire(1, block=False)
-                return
-            except CapacityNotAvailableError:
-                wait = max((1 - self._bucket.available_capacity) / self._bucket.max_rate, 0.001)
-            if deadline is not None and self._clock.current_time() + wait > deadline:
-                raise asyncio.TimeoutError("no send capacity before the call's total timeout")
-            await self._sleep(wait)
+        done: Callable[[], object] | None = None
+        try:
+            while True:
+                try:
+                    self._bucket.acquire(1, block=False)
+                    return
+                except CapacityNotAvailableError:
+                    wait = max((1 - self._bucket.available_capacity) / self._bucket.max_rate, 0.001)
+                if deadline is not None and self._clock.current_time() + wait > deadline:
+                    raise asyncio.TimeoutError("no send capacity before the call's total timeout")
+                if done is None and on_wait is not None:
+                    done = on_wait()
+                await self._sleep(wait)
+        finally:
+            if done is not None:
+                done()
 
     def record(self, attempt: int, exc: BaseException | None) -> None:
         """Feed one reply (or failure) to the rate adjuster, as botocore's needs-retry does."""
@@ -193,6 +207,7 @@ class Retrier:
         recover: Recovery | None = None,
         on_retry: Callable[[int, BaseException, float], object] | None = None,
         failure: BaseException | None = None,
+        on_wait: Callable[[int], Callable[[], object]] | None = None,
     ) -> T:
         """Run ``attempt(n, deadline)`` until it succeeds or the policy says stop.
 
@@ -201,7 +216,9 @@ class Retrier:
         ``on_retry(n, exc, delay)`` hears of each retry before its backoff (``delay`` 0.0 for a
         retry sent at once after ``recover`` fixed the cause). ``failure`` is the first
         attempt's error when the caller made that attempt itself (the fast path: a call that
-        succeeds at once never enters this loop; see ``first_try_succeeded``).
+        succeeds at once never enters this loop; see ``first_try_succeeded``). ``on_wait(n)``
+        hears that attempt ``n`` is about to wait for the adaptive limiter's token (see
+        ``AdaptiveLimiter.acquire``).
         """
         # Made on the first failure only.
         request_context: dict[str, Any] = {}
@@ -211,7 +228,9 @@ class Retrier:
         while True:
             if failure is None:
                 if limiter is not None:
-                    await limiter.acquire(deadline)
+                    await limiter.acquire(
+                        deadline, None if on_wait is None else functools.partial(on_wait, n)
+                    )
                 try:
                     result = await attempt(n, deadline)
                 except RETRYABLE_KINDS as error:

@@ -1,4 +1,4 @@
-"""OpenTelemetry: a ``CLIENT`` span per ``GetSession`` call, an event per retry, four instruments.
+"""OpenTelemetry: a ``CLIENT`` span per ``GetSession`` call, an event per retry, five instruments.
 
 The client imports this module only when ``opentelemetry-api`` is installed
 (``pip install aioglue-session[otel]``); without it nothing here is loaded and nothing is
@@ -18,8 +18,9 @@ What is recorded follows OpenTelemetry's semantic conventions for AWS SDK calls:
   ``error.type``, delay); on failure status ERROR, ``error.type`` and the exception;
 * span ``GlueSessionClient.wait_for_session`` (kind ``INTERNAL``) around a waiter's polls;
 * ``rpc.client.call.duration`` (histogram, s), ``aioglue_session.retries`` (counter),
-  ``aioglue_session.calls.active`` (up-down counter) and, in adaptive retry mode,
-  ``aioglue_session.adaptive.send_rate`` (gauge, requests/s, while the limiter is on).
+  ``aioglue_session.calls.active`` (up-down counter), in adaptive retry mode
+  ``aioglue_session.adaptive.send_rate`` (gauge, requests/s, while the limiter is on) and, with
+  ``max_rate="auto"``, ``aioglue_session.auto.send_rate`` (gauge, requests/s: the learned rate).
 
 Nothing recorded comes from a request's or reply's headers other than the request id, so no
 credential, token, signature or proxy password can reach a span or a metric.
@@ -59,10 +60,12 @@ from opentelemetry.util.types import AttributeValue
 from ._version import __version__
 from .errors import GlueError, WaiterError, error_code
 from .models import TERMINAL_STATUSES, Session, SessionStatus
+from .ratelimit import RateLimit
 from .retries import AdaptiveLimiter
 
 __all__ = [
     "ACTIVE_CALLS",
+    "AUTO_RATE",
     "CACHE_ATTRIBUTE",
     "DURATION",
     "RETRIES",
@@ -87,6 +90,7 @@ DURATION = "rpc.client.call.duration"
 RETRIES = "aioglue_session.retries"
 ACTIVE_CALLS = "aioglue_session.calls.active"
 SEND_RATE = "aioglue_session.adaptive.send_rate"
+AUTO_RATE = "aioglue_session.auto.send_rate"
 #: The semantic conventions' advised buckets for ``rpc.client.call.duration`` (seconds).
 DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10)
 
@@ -108,6 +112,7 @@ class Telemetry:
         region: str,
         endpoint_url: str,
         limiter: AdaptiveLimiter | None = None,
+        auto_rate: RateLimit | None = None,
     ) -> None:
         url = urlsplit(endpoint_url)
         port = url.port or (443 if url.scheme == "https" else 80)
@@ -133,6 +138,8 @@ class Telemetry:
         #: ``get_session`` calls running now (read by the ``calls.active`` callback).
         self.in_flight = 0
         self.limiter = limiter
+        #: With max_rate="auto", the bucket whose rate was learned (read by its gauge).
+        self.auto_rate = auto_rate
         self.instruments = _instruments(meter_provider)
         self.instruments.watch(self)
 
@@ -353,6 +360,12 @@ class _Instruments:
             unit="{request}/s",
             description="Send rate the adaptive retry mode allows, while it is limiting.",
         )
+        meter.create_observable_gauge(
+            AUTO_RATE,
+            callbacks=[self._observe_auto_rate],
+            unit="{request}/s",
+            description='Send rate max_rate="auto" has learned from throttling replies.',
+        )
 
     def watch(self, telemetry: Telemetry) -> None:
         with self._lock:
@@ -385,6 +398,21 @@ class _Instruments:
                 continue
             key = tuple(telemetry.metric_attributes.values())
             rate = limiter.send_rate
+            if key not in lowest or rate < lowest[key][0]:
+                lowest[key] = (rate, telemetry.metric_attributes)
+        for rate, attributes in lowest.values():
+            yield Observation(rate, attributes)
+
+    def _observe_auto_rate(self, options: CallbackOptions) -> Iterator[Observation]:
+        """Each ``max_rate="auto"`` client's learned rate; the lowest where clients share an
+        endpoint."""
+        lowest: dict[tuple[Any, ...], tuple[float, Attributes]] = {}
+        for telemetry in self._clients():
+            bucket = telemetry.auto_rate
+            if bucket is None:
+                continue
+            key = tuple(telemetry.metric_attributes.values())
+            rate = bucket.rate
             if key not in lowest or rate < lowest[key][0]:
                 lowest[key] = (rate, telemetry.metric_attributes)
         for rate, attributes in lowest.values():

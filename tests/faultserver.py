@@ -23,6 +23,8 @@ from aiohttp import web
 from multidict import CIMultiDict
 
 JSON_TYPE = "application/x-amz-json-1.1"
+#: Seconds per entry of ``FaultServer.timeline``.
+TIMELINE_SLOT = 0.1
 
 Handler = Callable[["FaultServer", web.Request, dict[str, Any]], Awaitable[web.StreamResponse]]
 
@@ -212,8 +214,15 @@ class FaultServer:
         self._runner: web.AppRunner | None = None
         self._handlers: set[asyncio.Task[Any]] = set()
         self._limit: tuple[float, float] | None = None
+        # A limit that changes over time: [(seconds after _schedule_at, rate)], burst share.
+        self._schedule: list[tuple[float, float]] = []
+        self._schedule_at = 0.0
+        self._burst_share = 0.1
         self._bucket = 0.0
         self._bucket_at = 0.0
+        #: With a throttling limit: [accepted, throttled] per TIMELINE_SLOT seconds since it
+        #: was set (benchmarks/adaptive.py reads goodput and the throttled share over time).
+        self.timeline: dict[int, list[int]] = {}
         self._random: tuple[float, float, random.Random] | None = None
         self._random_more: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
         self.received = 0
@@ -234,7 +243,37 @@ class FaultServer:
         """Throttle requests beyond ``rate_per_second`` (a server-side token bucket)."""
         capacity = burst if burst is not None else max(rate_per_second / 10, 1.0)
         self._limit = (rate_per_second, capacity)
+        self._schedule = []
         self._bucket, self._bucket_at = capacity, time.monotonic()
+        self.timeline = {}
+        self._schedule_at = self._bucket_at
+
+    def throttle_schedule(
+        self, steps: Iterable[tuple[float, float]], burst_share: float = 0.1
+    ) -> None:
+        """Throttle above a limit that changes on a schedule: ``steps`` is ``[(seconds from now,
+        requests/s), ...]`` (the first from 0); the token bucket holds ``burst_share`` of a
+        second's worth (at least 1), as Glue's quotas allow a short burst. Starts a new
+        ``timeline``."""
+        schedule = sorted((float(t), float(rate)) for t, rate in steps)
+        if not schedule or schedule[0][0] != 0.0 or any(r <= 0 for _, r in schedule):
+            raise ValueError("a schedule starts at 0 s and has positive rates")
+        self._schedule, self._burst_share = schedule, burst_share
+        rate = schedule[0][1]
+        self._limit = (rate, max(rate * burst_share, 1.0))
+        self._bucket, self._bucket_at = self._limit[1], time.monotonic()
+        self._schedule_at = self._bucket_at
+        self.timeline = {}
+
+    def limit_at(self, seconds: float) -> float | None:
+        """The limit ``seconds`` after it was set (``None``: not throttling)."""
+        if self._limit is None:
+            return None
+        rate = self._limit[0]
+        for start, step_rate in self._schedule:
+            if seconds >= start:
+                rate = step_rate
+        return rate
 
     def random_faults(
         self,
@@ -271,6 +310,8 @@ class FaultServer:
     async def __aenter__(self) -> FaultServer:
         app = web.Application(client_max_size=1024**2)
         app.router.add_get("/__stats", self._stats)
+        app.router.add_put("/__limit", self._set_limit)
+        app.router.add_get("/__timeline", self._timeline)
         app.router.add_post("/{tail:.*}", self._handle)
         self._runner = web.AppRunner(
             app, access_log=None, handle_signals=False, shutdown_timeout=0.1
@@ -295,13 +336,22 @@ class FaultServer:
         if self._script:
             return self._script.popleft()
         if self._limit is not None:
-            rate, capacity = self._limit
             now = time.monotonic()
+            rate, capacity = self._limit
+            if self._schedule:
+                scheduled = self.limit_at(now - self._schedule_at)
+                if scheduled != rate:
+                    assert scheduled is not None
+                    rate, capacity = scheduled, max(scheduled * self._burst_share, 1.0)
+                    self._limit = (rate, capacity)
             self._bucket = min(capacity, self._bucket + (now - self._bucket_at) * rate)
             self._bucket_at = now
+            slot = self.timeline.setdefault(int((now - self._schedule_at) / TIMELINE_SLOT), [0, 0])
             if self._bucket >= 1:
                 self._bucket -= 1
+                slot[0] += 1
                 return self.default
+            slot[1] += 1
             return throttle()
         if self._random is not None:
             p_throttle, p_reset, rng = self._random
@@ -322,6 +372,26 @@ class FaultServer:
 
     async def _stats(self, request: web.Request) -> web.Response:
         return web.json_response(self.stats())
+
+    async def _set_limit(self, request: web.Request) -> web.Response:
+        """``PUT /__limit`` with ``{"schedule": [[seconds, rate], ...], "burst_share": 0.1}``:
+        the separate-process server's ``throttle_schedule`` (counters reset too)."""
+        doc = await request.json()
+        self.reset_stats()
+        self.throttle_schedule(
+            [(t, r) for t, r in doc["schedule"]], burst_share=doc.get("burst_share", 0.1)
+        )
+        return web.json_response({"ok": True})
+
+    async def _timeline(self, request: web.Request) -> web.Response:
+        """``GET /__timeline``: ``[[slot start s, limit, accepted, throttled], ...]``."""
+        rows = []
+        for index in sorted(self.timeline):
+            accepted, throttled = self.timeline[index]
+            rows.append(
+                [index * TIMELINE_SLOT, self.limit_at(index * TIMELINE_SLOT), accepted, throttled]
+            )
+        return web.json_response(rows)
 
     def stats(self) -> dict[str, int]:
         return {
@@ -492,22 +562,29 @@ class FaultServer:
         raise AssertionError(f"unknown action {kind}")
 
 
-async def _serve(throttle_share: float, reset_share: float, seed: int, **more: float) -> None:
+async def _serve(
+    throttle_share: float, reset_share: float, seed: int, limit: bool, **more: float
+) -> None:
     async with FaultServer(record=False) as server:
-        server.random_faults(throttle=throttle_share, reset=reset_share, seed=seed, **more)
+        if not limit:
+            server.random_faults(throttle=throttle_share, reset=reset_share, seed=seed, **more)
         print(server.url, flush=True)
         await asyncio.Event().wait()  # until the parent terminates us
 
 
 if __name__ == "__main__":
-    # A separate-process fault server for long runs (benchmarks/soak.py): prints its URL on
-    # stdout, serves GET /__stats, and runs until terminated.
+    # A separate-process fault server for long runs (benchmarks/soak.py, benchmarks/adaptive.py):
+    # prints its URL on stdout, serves GET /__stats (and with --limit, PUT /__limit to set a
+    # throttling schedule and GET /__timeline), and runs until terminated.
     import argparse
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--throttle", type=float, default=0.05)
     parser.add_argument("--reset", type=float, default=0.01)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--limit", action="store_true", help="no random faults: a limit set by PUT /__limit"
+    )
     parser.add_argument("--server-error", type=float, default=0.0)
     parser.add_argument("--stall", type=float, default=0.0)
     parser.add_argument("--stall-seconds", type=float, default=1.5)
@@ -518,6 +595,7 @@ if __name__ == "__main__":
             args.throttle,
             args.reset,
             args.seed,
+            args.limit,
             server_error=args.server_error,
             stall=args.stall,
             stall_seconds=args.stall_seconds,

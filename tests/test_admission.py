@@ -208,6 +208,38 @@ async def test_max_waiting_counts_calls_waiting_for_a_rate_token() -> None:
     assert len(starts) == 3
 
 
+@pytest.mark.parametrize("max_waiting", [None, 2])
+async def test_max_waiting_counts_calls_waiting_for_the_adaptive_limiter(
+    max_waiting: int | None,
+) -> None:
+    """In adaptive retry mode, once throttling has switched botocore's limiter on, a call that
+    must wait for its send token counts as waiting too."""
+    vt = VirtualTime()
+    sent = 0
+
+    def handler(request: Request) -> RawReply:
+        nonlocal sent
+        sent += 1
+        return THROTTLED if sent <= 3 else OK
+
+    retry = RetryConfig(mode="adaptive", max_attempts=5)
+    async with make_client(handler, vt, retry=retry, max_waiting=max_waiting) as glue:
+        await glue.get_session("s")  # throttled, then retried: the limiter is on, at a low rate
+        assert glue.send_rate is not None and glue.send_rate < 5
+        before = sent
+        results = await asyncio.gather(
+            *(glue.get_session("s") for _ in range(10)), return_exceptions=True
+        )
+    busy = [r for r in results if isinstance(r, errors.ClientBusyError)]
+    done = [r for r in results if not isinstance(r, BaseException)]
+    if max_waiting is None:
+        assert (len(busy), len(done), sent - before) == (0, 10, 10)
+    else:
+        # The bucket may hold a token for the first; then two may wait; the rest are refused.
+        assert len(busy) >= 10 - 3 and len(done) == 10 - len(busy)
+        assert sent - before == len(done)
+
+
 async def test_client_busy_is_never_retried() -> None:
     gate = asyncio.Event()
     sent = 0

@@ -83,3 +83,38 @@ def test_quick_benchmark_runs_and_reports_sane_numbers(tmp_path: Path) -> None:
         assert "OpenTelemetry overhead" in table
     if installed("matplotlib"):
         assert (tmp_path / "throughput.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_quick_rate_control_benchmark_compares_the_four_modes(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "adaptive.py"),
+            "--quick",
+            "--out",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads((tmp_path / "adaptive.json").read_text())
+    assert set(report["results"]) == {"steady", "stepped"}
+    for scenario, by_mode in report["results"].items():
+        assert set(by_mode) == {"standard", "adaptive", "auto", "fixed"}, scenario
+        for mode, figures in by_mode.items():
+            phases = figures["phases"]
+            assert len(phases) == (1 if scenario == "steady" else 3), (scenario, mode)
+            for phase in phases:
+                assert 0 < phase["goodput_ratio"] < 2, (scenario, mode, phase)
+                assert 0 <= phase["throttled_share"] <= 1, (scenario, mode, phase)
+            assert figures["failed_other"] == 0, (scenario, mode)
+    # Standard retries are throttled hard; the learned rate is not (the figures of a quick run
+    # mean little, but this much holds even there).
+    standard = report["results"]["steady"]["standard"]["phases"][0]["throttled_share"]
+    auto = report["results"]["steady"]["auto"]["phases"][0]["throttled_share"]
+    assert standard > 0.1 and auto < standard
+    assert '| 150/s (steady) | `max_rate="auto"` |' in (tmp_path / "adaptive.md").read_text()
+    if installed("matplotlib"):
+        assert (tmp_path / "adaptive-rate.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -53,7 +53,7 @@ from botocore.retries import adaptive, bucket, quota, standard, throttling
 from aioglue_session import errors
 from aioglue_session.credentials import CredentialCache
 from aioglue_session.errors import ThrottlingException
-from aioglue_session.retries import AdaptiveLimiter, _backoff, _ContextAdapter, _quota_checker
+from aioglue_session.retries import AdaptiveLimiter, ContextAdapter, _backoff, _quota_checker
 from aioglue_session.signing import GlueSigner
 
 CREDENTIALS_PY = "aioglue_session/credentials.py"
@@ -822,7 +822,7 @@ def throttle_context(attempt: int = 1) -> standard.RetryContext:
 def test_throttling_detector_reads_a_context_through_the_event_adapter() -> None:
     # retries.py gives botocore's ThrottlingErrorDetector an adapter whose create_retry_context
     # returns the context it was handed: botocore 1.34 has no is_throttling_error_from_context.
-    detector = standard.ThrottlingErrorDetector(retry_event_adapter=_ContextAdapter())
+    detector = standard.ThrottlingErrorDetector(retry_event_adapter=ContextAdapter())
     if detector.is_throttling_error(context=throttle_context()) is not True:
         broken(
             "ThrottlingErrorDetector.is_throttling_error",
@@ -835,7 +835,7 @@ def test_throttling_detector_reads_a_context_through_the_event_adapter() -> None
 
 def test_retry_quota_checker_and_backoff_in_either_shape() -> None:
     # retries.py passes a throttling detector where botocore takes one, and not where it does not.
-    detector = standard.ThrottlingErrorDetector(retry_event_adapter=_ContextAdapter())
+    detector = standard.ThrottlingErrorDetector(retry_event_adapter=ContextAdapter())
     checker = _quota_checker(quota.RetryQuota(), detector)
     context = throttle_context()
     assert checker.acquire_retry_quota(context) is True

@@ -149,6 +149,7 @@ def test_demo_prints_its_table() -> None:
     ("script", "args", "expect"),
     [
         ("bulk_lookup.py", [], '"Status": "READY"'),
+        ("bulk_lookup.py", ["--max-rate", "auto"], '"Status": "READY"'),
         ("watch_bot.py", ["--interval", "0.05"], "STOPPING -> STOPPED"),
         ("web_service.py", ["--self-test"], "reached the endpoint: 1\n"),
     ],

@@ -116,7 +116,11 @@ async def test_slow_chain_never_blocks_the_loop(fault_server: FaultServer) -> No
     assert session.id == "s-1"
     assert provider.loads == 1
     assert len(gaps) > 100  # it kept ticking through the two seconds
-    assert max(gaps) < 0.05, f"longest loop stall {max(gaps) * 1000:.1f} ms"
+    # Run on the loop, the provider would stall it for its whole 2 s. The bound is a quarter of
+    # that, not a few ms: on a loaded CI machine (jobs side by side on 2 CPUs) the scheduler
+    # alone has delayed a 5 ms heartbeat by 70 ms; how long the loop may stall is measured in
+    # benchmarks/run.py, not here.
+    assert max(gaps) < 0.5, f"longest loop stall {max(gaps) * 1000:.1f} ms"
     assert key_of(fault_server.requests[0].headers["Authorization"]) == "AKIDSLOW"
 
 
