@@ -8,13 +8,14 @@ with importing_aiohttp():
 from . import errors
 from ._version import __version__
 from .client import GlueSessionClient
-from .models import Session, SessionCommand, SessionResult, SessionStatus
+from .models import Session, SessionChange, SessionCommand, SessionResult, SessionStatus
 from .settings import RetryConfig, Timeouts
 
 __all__ = [
     "GlueSessionClient",
     "RetryConfig",
     "Session",
+    "SessionChange",
     "SessionCommand",
     "SessionResult",
     "SessionStatus",

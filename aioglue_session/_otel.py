@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from .models import Session, SessionStatus
     from .telemetry import Call, Telemetry
 
-__all__ = ["PendingTelemetry", "telemetry_class", "telemetry_setup"]
+__all__ = ["PendingTelemetry", "current_telemetry", "telemetry_class", "telemetry_setup"]
 
 #: OpenTelemetry's variables that configure a global provider (loaded at its first use).
 PROVIDER_VARIABLES = ("OTEL_PYTHON_TRACER_PROVIDER", "OTEL_PYTHON_METER_PROVIDER")
@@ -115,3 +115,11 @@ class PendingTelemetry:
 
     def close(self) -> None:
         pass
+
+
+def current_telemetry(telemetry: Telemetry | PendingTelemetry | None) -> Telemetry | None:
+    """A client's ``Telemetry`` now: a ``PendingTelemetry`` is set up if the application has
+    imported OpenTelemetry since the client opened (see ``PendingTelemetry``)."""
+    if isinstance(telemetry, PendingTelemetry):
+        return telemetry._ready()
+    return telemetry

@@ -57,6 +57,7 @@ if TYPE_CHECKING:
     from .retries import Retrier
     from .signing import RequestSigner
     from .telemetry import Call, Telemetry
+    from .watch import SessionWatch
 
 __all__ = ["GlueSessionClient"]
 
@@ -708,6 +709,83 @@ class GlueSessionClient:
         if self._telemetry is None:
             return await run(self.get_session)
         return await self._telemetry.wait(run, self.get_session, until=wanted, timeout=timeout)
+
+    def watch_sessions(
+        self,
+        ids: Iterable[str] | AsyncIterable[str],
+        *,
+        interval: float = 5.0,
+        until: Iterable[SessionStatus | str] = (
+            SessionStatus.FAILED,
+            SessionStatus.TIMEOUT,
+            SessionStatus.STOPPED,
+        ),
+        max_rate: float | None = None,
+        concurrency: int = 16,
+        changes: Literal["status", "any"] = "status",
+        request_origin: str | None = None,
+    ) -> SessionWatch:
+        """Watch many sessions: one stream of [``SessionChange``][aioglue_session.SessionChange]s,
+        one polling budget spent where changes happen.
+
+        ```python
+        async with glue.watch_sessions(["a", "b"], interval=2.0, max_rate=20) as watch:
+            async for change in watch:
+                print(change.id, change.previous, "->", change.status, change.final)
+        ```
+
+        Args:
+            ids: any iterable or async iterable of ids; an async one is read as it produces
+                (an endless one keeps the watch open). More with ``watch.add(...)``.
+            interval: seconds between two polls of one id (±10% jitter).
+            until: statuses that end an id's watch (its change has ``final=True``); ``()``
+                watches until removed.
+            max_rate: polls per second for this watch (a token bucket: at most
+                ``max_rate * W + max(1, max_rate)`` in any W seconds); ``None``: no cap.
+            concurrency: polls in flight at most.
+            changes: ``"status"`` (a change when the status differs from the last one
+                yielded) or ``"any"`` (when any field differs).
+            request_origin: Glue's ``RequestOrigin`` for every poll.
+
+        The first successful poll of an id gives its change with ``previous=None``. A session
+        that is gone or refused for good (``EntityNotFoundException``,
+        ``AccessDeniedException``, ``InvalidInputException``, an invalid id) gives a change with
+        that ``error`` and ``final=True``. Other failures of a poll are not changes: the id is
+        polled again after ``interval`` x 1, 2, 4, 8 (capped at 8). A failure of the client
+        (no credentials, the client closed) is raised out of the iterator once. When the budget
+        cannot poll every id every ``interval``, ids never polled go first, then transitional
+        statuses (PROVISIONING, STOPPING, unknown), then the rest, and no id goes longer than
+        ``2 * len(watch.watching) / max_rate + interval`` between two polls. A slow consumer
+        never makes the watch poll faster: a newer change merges into the pending one. Each
+        poll is one ``get_session`` call. See the guide "Watching many sessions".
+
+        Raises:
+            TypeError: ``ids`` (or ``until``) is a bare ``str``, or not iterable.
+            ValueError: ``interval``, ``max_rate`` or ``concurrency`` is not positive, or
+                ``changes`` is neither ``"status"`` nor ``"any"``.
+            ParamValidationError: a bad ``request_origin``.
+            ClientClosedError: the client is not open.
+        """
+        from ._otel import current_telemetry
+        from .watch import SessionWatch
+
+        self._check_open()
+        validate_request_origin(request_origin)
+        fetch: Callable[[str], Awaitable[Session]] = self.get_session
+        if request_origin is not None:
+            fetch = functools.partial(self.get_session, request_origin=request_origin)
+        return SessionWatch(
+            fetch,
+            ids,
+            interval=interval,
+            until=until,
+            max_rate=max_rate,
+            concurrency=concurrency,
+            changes=changes,
+            clock=self._clock or time.monotonic,
+            sleep=self._sleep,
+            telemetry=lambda: current_telemetry(self._telemetry),
+        )
 
     # --- one attempt -----------------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, overrid
 
 __all__ = [
     "Session",
+    "SessionChange",
     "SessionCommand",
     "SessionResult",
     "SessionStatus",
@@ -160,6 +161,32 @@ class SessionResult:
     def ok(self) -> bool:
         """``True`` when there is a session and no error."""
         return self.error is None and self.session is not None
+
+
+@attrs.frozen
+class SessionChange:
+    """One change of a watched session, as ``watch_sessions`` yields it.
+
+    The first successful poll of an id gives its change with ``previous=None``; after that, a
+    change is given when the status differs from the last one given (or, with
+    ``changes="any"``, when any field does). ``final`` is ``True`` when the id is no longer
+    watched after this change: its status is one of ``until``, or the session is gone or
+    refused for good (``error`` says which).
+    """
+
+    id: str
+    """The session's id, as it was given to the watch."""
+    session: Session | None = None
+    """The [``Session``][aioglue_session.Session] as last polled, or ``None`` with ``error``."""
+    previous: SessionStatus | str | None = None
+    """The status last given for this id (``None`` the first time)."""
+    status: SessionStatus | str | None = None
+    """``session.status``, or ``None`` when there is no session."""
+    error: BaseException | None = None
+    """Why the id is no longer watched (``EntityNotFoundException``, ``AccessDeniedException``,
+    ``InvalidInputException``, ``ParamValidationError`` for an invalid id), else ``None``."""
+    final: bool = False
+    """``True`` when this id is no longer watched after this change."""
 
 
 #: The members of ``to_dict()`` that hold a ``datetime``.

@@ -20,7 +20,9 @@ What is recorded follows OpenTelemetry's semantic conventions for AWS SDK calls:
 * ``rpc.client.call.duration`` (histogram, s), ``aioglue_session.retries`` (counter),
   ``aioglue_session.calls.active`` (up-down counter), in adaptive retry mode
   ``aioglue_session.adaptive.send_rate`` (gauge, requests/s, while the limiter is on) and, with
-  ``max_rate="auto"``, ``aioglue_session.auto.send_rate`` (gauge, requests/s: the learned rate).
+  ``max_rate="auto"``, ``aioglue_session.auto.send_rate`` (gauge, requests/s: the learned rate);
+* for watches (``watch_sessions``): ``aioglue_session.watch.changes`` (counter, by status or
+  ``error.type``) and ``aioglue_session.watch.sessions`` (up-down counter, ids watched).
 
 Nothing recorded comes from a request's or reply's headers other than the request id, so no
 credential, token, signature or proxy password can reach a span or a metric.
@@ -74,6 +76,8 @@ __all__ = [
     "SEND_RATE",
     "SPAN_NAME",
     "WAIT_SPAN_NAME",
+    "WATCH_CHANGES",
+    "WATCH_SESSIONS",
     "Call",
     "Telemetry",
     "error_type",
@@ -91,6 +95,8 @@ RETRIES = "aioglue_session.retries"
 ACTIVE_CALLS = "aioglue_session.calls.active"
 SEND_RATE = "aioglue_session.adaptive.send_rate"
 AUTO_RATE = "aioglue_session.auto.send_rate"
+WATCH_CHANGES = "aioglue_session.watch.changes"
+WATCH_SESSIONS = "aioglue_session.watch.sessions"
 #: The semantic conventions' advised buckets for ``rpc.client.call.duration`` (seconds).
 DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10)
 
@@ -345,6 +351,14 @@ class _Instruments:
             self.duration = meter.create_histogram(DURATION, unit="s", description=description)
         self.retries = meter.create_counter(
             RETRIES, unit="{retry}", description="GetSession attempts retried, by error code."
+        )
+        self.watch_changes = meter.create_counter(
+            WATCH_CHANGES,
+            unit="{change}",
+            description="Session changes yielded by watches, by status (or error.type).",
+        )
+        self.watch_sessions = meter.create_up_down_counter(
+            WATCH_SESSIONS, unit="{session}", description="Sessions watched now."
         )
         self._lock = threading.Lock()  # callbacks run on the metric reader's thread
         self._watched: weakref.WeakSet[Telemetry] = weakref.WeakSet()

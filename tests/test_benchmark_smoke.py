@@ -118,3 +118,30 @@ def test_quick_rate_control_benchmark_compares_the_four_modes(tmp_path: Path) ->
     assert '| 150/s (steady) | `max_rate="auto"` |' in (tmp_path / "adaptive.md").read_text()
     if installed("matplotlib"):
         assert (tmp_path / "adaptive-rate.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_watch_benchmark_runs_and_reports_sane_numbers(tmp_path: Path) -> None:
+    args = ["--sessions", "100", "--max-rate", "50", "--interval", "0.5", "--duration", "24"]
+    args += ["--scale", "500", "--polls", "2000", "--repeat", "1", "--out", str(tmp_path)]
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "watch.py"), *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads((tmp_path / "watch.json").read_text())
+    timeline = report["timeline"]
+    for key in ("round_robin", "watch"):
+        figures = timeline[key]
+        assert figures["detected"] == figures["changes"] == 10, figures["name"]
+        assert 0 <= figures["p50"] <= figures["p95"] <= figures["max"] < 24
+        assert figures["over_budget"] <= 0  # never above the budget
+        assert 20 * 50 < figures["requests"] <= 24 * 50 + 50
+    assert timeline["watch"]["longest_gap"] <= timeline["watch"]["gap_bound"]
+    [row] = report["scale"]
+    assert row["ids"] == 500 and 1 < row["bare_us"] < 10_000 and 1 < row["watch_us"] < 10_000
+    assert 0 < row["beyond_session"] < 2048 and row["session"] > 0
+    assert "Watch / round-robin:" in (tmp_path / "watch.md").read_text()
+    if installed("matplotlib"):
+        assert (tmp_path / "watch-detection.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

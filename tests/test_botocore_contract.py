@@ -486,7 +486,7 @@ def package_botocore_names() -> set[tuple[str, str | None]]:
     ``from botocore.x import y`` and ``botocore.x.y`` (or ``y.z`` through an imported module)
     as ``(x, y)``, and ``getattr(botocore, "name", ...)`` as ``("botocore", name)``."""
     found: set[tuple[str, str | None]] = set()
-    for path in sorted(PACKAGE.glob("*.py")):
+    for path in sorted(PACKAGE.rglob("*.py")):  # (subpackages too: cli/)
         tree = ast.parse(path.read_text(encoding="utf-8"))
         modules: dict[str, str] = {}  # local name -> botocore module it stands for
         for node in ast.walk(tree):

@@ -518,10 +518,13 @@ async def test_adaptive_mode_settles_near_the_servers_rate(fault_server: FaultSe
         rate = glue.send_rate  # throttling switched the client-side limiter on
         assert rate is not None and 0.4 * limit <= rate <= 2.0 * limit
         assert_no_leaks(glue)
-    # Over the last 3 seconds the client sent close to the limit and was rarely throttled.
+    # Over the last 3 seconds the client sent under the limit, and not far under it. botocore's
+    # adaptive algorithm itself settles at 0.4-0.8 of an endpoint's limit (benchmarks/adaptive.py
+    # measures 0.46-0.97), so the lower bound is 0.3, not 0.5: at 0.5 this failed whenever a
+    # loaded CI machine (jobs side by side) delayed the limiter's sleeps.
     end = fault_server.requests[-1].at
     recent = [r for r in fault_server.requests if r.at >= end - 3.0]
     sent = len(recent) / 3.0
-    assert 0.5 * limit <= sent <= 1.5 * limit
+    assert 0.3 * limit <= sent <= 1.5 * limit
     # (Standard mode under the same load sends as fast as 16 workers can, far above the limit.)
     assert fault_server.throttled_count < 0.5 * fault_server.count

@@ -1,0 +1,745 @@
+"""Watching many sessions: one stream of changes, one polling budget (``watch_sessions``).
+
+One scheduler serves every watched id, as asyncio's loop serves its timers: ids that are not due
+yet wait in one heap of due times, ids that are due wait in the queue of their priority group,
+and ``concurrency`` pollers take the next poll the budget allows (a token bucket for
+``max_rate``) or, when there is none, wait for one timer, through the ``sleep`` seam, that
+wakes one of them. There is no task per id: an id costs one small ``_Entry`` (``__slots__``)
+and a heap item, so 100,000 ids are cheap; a poller handles a poll's result itself, with no
+task created and no other task woken per poll.
+
+The budget goes where changes happen. Due ids are served by group: ids never polled, then ids
+whose last status is transitional (PROVISIONING, STOPPING, or one this version does not know),
+then the rest, longest-waiting first within each group (the queues are in the order ids became
+due). Strict priority alone would starve the last group when the budget is short, so each
+polled id also gets a hard deadline, ``last poll + interval + 2 N / max_rate`` (N ids watched),
+and is promoted ahead of every group in deadline order, early enough to meet it: when ``now``
+plus a poll's time for each id promoted already, the jitter's spread and a bucket's worth of
+polls reaches it. The promoted are served first, one token each, so no id goes longer than
+``2 N / max_rate + interval`` between two polls (while polls are quick; a failing id waits its
+backoff instead), and the budget left over goes by priority.
+
+Every wait goes through the ``clock`` and ``sleep`` it is given (the client's seams), so a watch
+runs in virtual time in tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import math
+import random
+from collections import deque
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Literal
+
+from .bulk import CLIENT_FAILURES
+from .errors import ClientBusyError, GlueError, ParamValidationError, error_code
+from .models import Session, SessionChange, SessionStatus
+from .protocol import validate_session_id
+from .ratelimit import check_rate
+
+if TYPE_CHECKING:
+    from .telemetry import Telemetry
+
+__all__ = ["DEFAULT_UNTIL", "SessionWatch"]
+
+DEFAULT_UNTIL = (SessionStatus.FAILED, SessionStatus.TIMEOUT, SessionStatus.STOPPED)
+
+#: Error codes that end an id's watch: the session is gone, or it is refused for good.
+PERMANENT_CODES = frozenset(
+    {"EntityNotFoundException", "AccessDeniedException", "InvalidInputException"}
+)
+#: Statuses after which a session stays put for a while (anything else is transitional).
+SETTLED = frozenset(
+    {
+        SessionStatus.READY,
+        SessionStatus.FAILED,
+        SessionStatus.TIMEOUT,
+        SessionStatus.STOPPED,
+    }
+)
+#: Backoff after consecutive transient failures: interval x 1, 2, 4, 8, then 8.
+MAX_BACKOFF = 8
+
+# An entry's state: which structure holds it (each entry is in exactly one at a time).
+_WAITING, _QUEUED, _FLYING, _GONE = 0, 1, 2, 3
+# Its priority group.
+_FRESH, _MOVING, _SETTLED = 0, 1, 2
+# Ids taken from a sync iterable between two yields to the loop.
+_ADD_BATCH = 1024
+
+Fetch = Callable[[str], Awaitable[Session]]
+
+
+class _Entry:
+    """One watched id: what the scheduler and the change stream need, nothing more."""
+
+    __slots__ = ("deadline", "failures", "group", "id", "pending", "queued", "state", "yielded")
+
+    def __init__(self, session_id: str) -> None:
+        self.id = session_id
+        self.state = _QUEUED
+        #: Its priority group: never polled, transitional, or settled (by its last status).
+        self.group = _FRESH
+        #: The hard deadline of the next poll (``inf`` before the first one).
+        self.deadline = math.inf
+        #: Transient failures in a row (the backoff exponent).
+        self.failures = 0
+        #: The session of the last change yielded.
+        self.yielded: Session | None = None
+        #: The change waiting for the consumer (one at most: newer ones merge into it).
+        self.pending: SessionChange | None = None
+        #: Whether this entry is in the queue of pending changes.
+        self.queued = False
+
+    def last_session(self) -> Session | None:
+        pending = self.pending
+        return pending.session if pending is not None else self.yielded
+
+
+def _is_permanent(exc: BaseException) -> bool:
+    if isinstance(exc, ParamValidationError):
+        return True
+    return isinstance(exc, GlueError) and exc.code in PERMANENT_CODES
+
+
+def _status_text(status: SessionStatus | str) -> str:
+    if not isinstance(status, str):
+        raise TypeError(f"until must hold session statuses (str), not {type(status).__name__}")
+    return status.value if isinstance(status, SessionStatus) else status
+
+
+def _number(name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
+        raise ValueError(f"{name} must be a positive number, not {value!r}")
+    return float(value)
+
+
+class SessionWatch:
+    """A watch over many sessions: an async iterator of
+    [``SessionChange``][aioglue_session.SessionChange] and an async context manager.
+
+    Made by ``glue.watch_sessions(...)``
+    ([``GlueSessionClient.watch_sessions``][aioglue_session.GlueSessionClient.watch_sessions]),
+    which gives the rules. Leaving the ``async with`` or the ``async for``, or
+    ``await watch.aclose()``, stops every poll and leaves no task behind.
+    """
+
+    def __init__(
+        self,
+        fetch: Fetch,
+        ids: Iterable[str] | AsyncIterable[str],
+        *,
+        interval: float = 5.0,
+        until: Iterable[SessionStatus | str] = DEFAULT_UNTIL,
+        max_rate: float | None = None,
+        concurrency: int = 16,
+        changes: Literal["status", "any"] = "status",
+        clock: Callable[[], float],
+        sleep: Callable[[float], Awaitable[Any]],
+        telemetry: Callable[[], Telemetry | None] = lambda: None,
+    ) -> None:
+        if isinstance(ids, (str, bytes, bytearray)):
+            raise TypeError(
+                f"ids must be an iterable of session ids, not a single {type(ids).__name__}: "
+                "wrap one id in a list, e.g. watch_sessions([session_id])"
+            )
+        if not isinstance(ids, (Iterable, AsyncIterable)):
+            raise TypeError(
+                f"ids must be an iterable or async iterable of str, not {type(ids).__name__}"
+            )
+        if isinstance(until, (str, bytes, bytearray)):
+            raise TypeError(
+                f"until must be an iterable of statuses, not a single {type(until).__name__}: "
+                "e.g. until=('STOPPED',)"
+            )
+        self._interval = _number("interval", interval)
+        self._rate = None if max_rate is None else check_rate(max_rate)
+        if not isinstance(concurrency, int) or isinstance(concurrency, bool) or concurrency < 1:
+            raise ValueError(f"concurrency must be a positive int, not {concurrency!r}")
+        if changes not in ("status", "any"):
+            raise ValueError(f"changes must be 'status' or 'any', not {changes!r}")
+        self._until = frozenset(_status_text(s) for s in until)
+        self._concurrency = concurrency
+        self._any = changes == "any"
+        self._fetch = fetch
+        self._clock = clock
+        self._sleep = sleep
+        self._telemetry = telemetry
+
+        self._entries: dict[str, _Entry] = {}
+        #: Entries that ended (final) while their last change waits for the consumer.
+        self._finals: dict[str, _Entry] = {}
+        self._seq = itertools.count()
+        # Not due yet: (due, seq, entry). Due, by group: never polled (FIFO), transitional and
+        # the rest ((deadline, seq, entry), earliest deadline = longest waiting), promoted.
+        self._timers: list[tuple[float, int, _Entry]] = []
+        self._fresh: deque[_Entry] = deque()
+        self._moving: deque[_Entry] = deque()
+        self._settled: deque[_Entry] = deque()
+        self._promoted: deque[_Entry] = deque()
+        #: Polls in flight: the poller making each.
+        self._flying: dict[_Entry, asyncio.Task[None]] = {}
+        self._workers: set[asyncio.Task[None]] = set()
+        self._idlers: deque[asyncio.Future[None]] = deque()
+        self._changes: deque[_Entry] = deque()
+        # The token bucket (max_rate): at most max(1, rate) tokens, full at the start.
+        self._capacity = max(1.0, self._rate or 1.0)
+        self._tat = -math.inf
+        self._burst = (self._capacity - 1.0) / (self._rate or 1.0)
+        self._per_poll = 0.0 if self._rate is None else 1.0 / self._rate
+        # How far ahead of a deadline an id is promoted, beyond one poll's time per id
+        # promoted already: the jitter's spread and a bucket's worth of polls (see _promote).
+        self._lead = 0.2 * self._interval + (self._capacity + 1.0) * self._per_poll
+
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._feeder: asyncio.Task[None] | None = None
+        self._sleeper: asyncio.Task[None] | None = None
+        self._sleeper_at = math.inf
+        self._waiter: asyncio.Future[None] | None = None
+        self._failure: BaseException | None = None
+        self._closed = False
+        self._stopping = False
+        #: What this watch has added to the ``watch.sessions`` up-down counter.
+        self._reported = 0
+        self._instruments: Any = None
+        #: Polls started (for benchmarks and curious users; not part of the contract).
+        self.polls = 0
+
+        self._source: Any = None
+        self._source_done = True
+        if isinstance(ids, AsyncIterable):
+            self._source, self._source_done = ids, False
+        else:
+            for item in ids:
+                self._add_one(item)
+
+    # --- the public surface ----------------------------------------------------------------------
+
+    @property
+    def watching(self) -> frozenset[str]:
+        """The ids watched now (those that ended or were removed are not)."""
+        return frozenset(self._entries)
+
+    def add(self, *ids: str) -> None:
+        """Start watching more ids (a plain method). An id watched already is left as it is;
+        an id that ended is watched anew (its first poll gives a change with
+        ``previous=None``)."""
+        for session_id in ids:
+            if not isinstance(session_id, str):
+                raise TypeError(f"session ids are str, not {type(session_id).__name__}")
+        if self._closed:
+            raise RuntimeError("this watch has ended; start a new one with watch_sessions()")
+        for session_id in ids:
+            self._add_one(session_id)
+        self._poke()
+
+    def remove(self, *ids: str) -> None:
+        """Stop watching ids (a plain method): no poll starts for them afterwards and none of
+        their changes is yielded, even one already waiting. Ids not watched are ignored."""
+        for session_id in ids:
+            entry = self._entries.pop(session_id, None)
+            if entry is not None:
+                entry.state = _GONE
+                entry.pending = None
+                task = self._flying.pop(entry, None)
+                if task is not None:  # its poller is cancelled with it; another takes its place
+                    task.cancel()
+                    if not self._stopping:
+                        self._spawn()
+            ended = self._finals.pop(session_id, None)
+            if ended is not None:
+                ended.pending = None
+        self._notify()
+        self._poke()
+
+    async def aclose(self) -> None:
+        """Stop every poll and the id source; leave no task behind. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        tasks = [t for t in (self._sleeper, self._feeder) if t is not None]
+        tasks += self._workers
+        for task in tasks:
+            task.cancel()
+        try:
+            if tasks:
+                await asyncio.gather(*tasks, return_exceptions=True)
+            source = self._source
+            if source is not None:
+                aclose = getattr(source, "aclose", None)
+                if aclose is not None:
+                    await aclose()
+        finally:
+            for entry in self._entries.values():
+                entry.state = _GONE
+            self._entries.clear()
+            self._finals.clear()
+            self._changes.clear()
+            self._flying.clear()
+            self._sync_metrics()
+            self._notify()
+
+    async def __aenter__(self) -> SessionWatch:
+        self._begin()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    def __aiter__(self) -> AsyncIterator[SessionChange]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[SessionChange]:
+        # A generator, so that leaving the ``async for`` (break, exception, cancellation)
+        # closes the watch: its ``finally`` runs when the loop lets go of it.
+        try:
+            while True:
+                try:
+                    change = await self.__anext__()
+                except StopAsyncIteration:
+                    return
+                yield change
+        finally:
+            await self.aclose()
+
+    async def __anext__(self) -> SessionChange:
+        """The next change; waits for one. Raises ``StopAsyncIteration`` when nothing is
+        watched and the ids are exhausted, and a failure of the client (no credentials, the
+        client closed) once."""
+        self._begin()
+        while True:
+            failure = self._failure
+            if failure is not None:
+                self._failure = None
+                await self.aclose()
+                raise failure
+            change = self._next_change()
+            if change is not None:
+                return change
+            if self._closed or (not self._entries and self._source_done):
+                await self.aclose()
+                raise StopAsyncIteration
+            waiter = self._waiter
+            if waiter is None or waiter.done():
+                assert self._loop is not None
+                waiter = self._waiter = self._loop.create_future()
+            await waiter
+
+    def __repr__(self) -> str:
+        return (
+            f"<SessionWatch watching={len(self._entries)} interval={self._interval:g} "
+            f"max_rate={self._rate} in_flight={len(self._flying)} polls={self.polls}"
+            f"{' closed' if self._closed else ''}>"
+        )
+
+    # --- ids coming in ---------------------------------------------------------------------------
+
+    def _add_one(self, item: object) -> None:
+        if not isinstance(item, str):
+            self._invalid(str(item), item)
+            return
+        if item in self._entries:
+            return
+        try:
+            validate_session_id(item)
+        except ParamValidationError as exc:
+            self._report(_Entry(item), None, exc, final=True)
+            return
+        entry = _Entry(item)
+        self._entries[item] = entry
+        self._fresh.append(entry)
+
+    def _invalid(self, session_id: str, item: object) -> None:
+        try:
+            validate_session_id(item)
+        except ParamValidationError as exc:
+            self._report(_Entry(session_id), None, exc, final=True)
+
+    async def _feed(self, source: AsyncIterator[Any]) -> None:
+        """Take ids from an async iterable as it produces them."""
+        try:
+            while True:
+                try:
+                    item = await source.__anext__()
+                except StopAsyncIteration:
+                    break
+                self._add_one(item)
+                self._poke()
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:  # the id source failed: raised out of the iterator
+            self._fail(exc)
+            return
+        self._source_done = True
+        self._notify()
+
+    # --- the change stream -----------------------------------------------------------------------
+
+    def _report(
+        self, entry: _Entry, session: Session | None, error: BaseException | None, *, final: bool
+    ) -> None:
+        """A change of ``entry``: queued for the consumer, or merged into its pending one."""
+        status = None if session is None else session.status
+        pending = entry.pending
+        if pending is not None:
+            yielded = entry.yielded
+            if (
+                not final
+                and session is not None
+                and yielded is not None
+                and not self._differs(yielded, session)
+            ):
+                entry.pending = None  # back to what the consumer last saw: nothing to say
+                return
+            previous = pending.previous
+        else:
+            yielded = entry.yielded
+            previous = None if yielded is None else yielded.status
+        entry.pending = SessionChange(entry.id, session, previous, status, error, final)
+        if final:
+            self._finals[entry.id] = entry
+        if not entry.queued:
+            entry.queued = True
+            self._changes.append(entry)
+            self._notify()
+
+    def _next_change(self) -> SessionChange | None:
+        changes = self._changes
+        while changes:
+            entry = changes.popleft()
+            entry.queued = False
+            change = entry.pending
+            if change is None:
+                continue  # merged away or removed
+            entry.pending = None
+            if change.session is not None:
+                entry.yielded = change.session
+            if change.final and self._finals.get(entry.id) is entry:
+                del self._finals[entry.id]
+            self._count_change(change)
+            self._sync_metrics()
+            return change
+        return None
+
+    def _differs(self, before: Session, after: Session) -> bool:
+        if self._any:
+            return before != after and before.to_dict() != after.to_dict()
+        return before.status != after.status
+
+    # --- the scheduler ---------------------------------------------------------------------------
+
+    def _begin(self) -> None:
+        """Start the pollers (and the id source's reader) on first use."""
+        if self._loop is not None or self._closed:
+            return
+        loop = self._loop = asyncio.get_running_loop()
+        for _ in range(self._concurrency):
+            self._spawn()
+        if self._source is not None:
+            self._feeder = loop.create_task(self._feed(aiter(self._source)))
+
+    def _spawn(self) -> None:
+        assert self._loop is not None
+        task = self._loop.create_task(self._work())
+        self._workers.add(task)
+        task.add_done_callback(self._workers.discard)
+
+    async def _work(self) -> None:
+        """One of ``concurrency`` pollers: take the next poll the budget allows, make it,
+        handle its result; wait (one timer for all of them) when there is none."""
+        me = asyncio.current_task(self._loop)
+        assert me is not None
+        fetch, clock, flying, any_field = self._fetch, self._clock, self._flying, self._any
+        entry: _Entry | None = None
+        try:
+            while not self._stopping:
+                now = clock()
+                entry = self._next(now)
+                if entry is None:
+                    await self._idle(now)
+                    continue
+                flying[entry] = me
+                try:
+                    session = await fetch(entry.id)
+                except CLIENT_FAILURES as exc:  # the client's failure, not this id's
+                    self._fail(exc)
+                    return
+                except RuntimeError as exc:
+                    if not isinstance(exc, ClientBusyError):
+                        self._fail(exc)  # (the client used from another event loop)
+                        return
+                    del flying[entry]  # (max_waiting shed this poll: a transient failure)
+                    if entry.state == _FLYING:
+                        self._failed(entry, exc)
+                except Exception as exc:
+                    del flying[entry]
+                    if entry.state == _FLYING:
+                        self._failed(entry, exc)
+                else:
+                    del flying[entry]
+                    if entry.state == _FLYING:
+                        pending = entry.pending
+                        last = entry.yielded if pending is None else pending.session
+                        if last is None or any_field or last.status != session.status:
+                            self._succeeded(entry, session, now)
+                        else:  # (the common case, inline: nothing changed)
+                            entry.failures = 0
+                            self._reschedule(entry, now)
+                entry = None
+                if not self.polls & 63:
+                    # A transport that answers without suspending (a mock) would otherwise
+                    # keep this loop to itself: let the rest of the loop run now and then.
+                    await asyncio.sleep(0)
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:  # a bug here must not leave the consumer waiting
+            self._fail(exc)
+        finally:
+            if entry is not None:
+                flying.pop(entry, None)
+
+    def _next(self, now: float) -> _Entry | None:
+        """The id to poll now, if the budget allows one (its token taken), else ``None``."""
+        timers = self._timers
+        while timers and timers[0][0] <= now:
+            due = heapq.heappop(timers)[2]
+            if due.state == _WAITING:
+                self._enqueue(due)
+        promoted, fresh, moving, settled = self._promoted, self._fresh, self._moving, self._settled
+        if moving or settled:
+            head = settled[0] if settled else moving[0]
+            if (
+                moving
+                or head.state != _QUEUED
+                or (now + self._lead + len(promoted) * self._per_poll >= head.deadline)
+            ):
+                self._promote(now)
+        if not (promoted or fresh or moving or settled):
+            return None
+        rate = self._rate
+        if rate is not None:
+            tat = self._tat if self._tat > now else now
+            if now < tat - self._burst:
+                return None  # no token yet
+            self._tat = tat + self._per_poll
+        entry = self._pick()
+        if entry is None:  # (only stale items were left)
+            if rate is not None:
+                self._tat -= self._per_poll  # (the token back)
+            return None
+        entry.state = _FLYING
+        if rate is not None:
+            entry.deadline = now + self._interval + 2 * len(self._entries) * self._per_poll
+        else:
+            entry.deadline = now + 2 * self._interval
+        self.polls += 1
+        if self._idlers and (promoted or fresh or moving or settled):
+            self._poke()  # more is due: another poller may take it
+        return entry
+
+    def _wake_at(self, now: float) -> float | None:
+        """When the next poll may start, as far as is known now (``None``: when something
+        happens)."""
+        if self._promoted or self._fresh or self._moving or self._settled:
+            if self._rate is not None:
+                return (self._tat if self._tat > now else now) - self._burst
+            return now
+        timers = self._timers
+        while timers and timers[0][2].state != _WAITING:
+            heapq.heappop(timers)
+        return timers[0][0] if timers else None
+
+    def _enqueue(self, entry: _Entry) -> None:
+        """``entry`` is due: into its group's queue. (Never promoted straight away: promotion
+        goes in deadline order, see ``_promote``.)"""
+        entry.state = _QUEUED
+        group = entry.group
+        if group == _FRESH:
+            self._fresh.append(entry)
+        elif group == _SETTLED:
+            self._settled.append(entry)
+        else:  # PROVISIONING, STOPPING, or a status this version does not know
+            self._moving.append(entry)
+
+    def _promote(self, now: float) -> None:
+        """Move ids whose deadline is near ahead of every group, earliest deadline first.
+
+        The group queues are in the order ids became due, which is their deadlines' order
+        give or take the jitter (``0.2 * interval``): promoting that much early keeps every
+        deadline, with no heap. A full bucket of tokens more lead than those ahead need
+        (``max(1, max_rate) + 1`` polls' time) covers deadlines that crowd closer than one
+        token apart (the ids polled in one burst of the bucket) and checking at token times
+        only (``_next`` runs when a token may be taken).
+        """
+        moving, settled, promoted = self._moving, self._settled, self._promoted
+        ahead = now + self._lead
+        per_poll = self._per_poll
+        while True:
+            while moving and moving[0].state != _QUEUED:
+                moving.popleft()
+            while settled and settled[0].state != _QUEUED:
+                settled.popleft()
+            if moving and (not settled or moving[0].deadline <= settled[0].deadline):
+                queue = moving
+            elif settled:
+                queue = settled
+            else:
+                return
+            if ahead + len(promoted) * per_poll < queue[0].deadline:
+                return
+            promoted.append(queue.popleft())
+
+    def _pick(self) -> _Entry | None:
+        for queue in (self._promoted, self._fresh, self._moving, self._settled):
+            while queue:
+                entry = queue.popleft()
+                if entry.state == _QUEUED:
+                    return entry
+        return None
+
+    def _succeeded(self, entry: _Entry, session: Session, started: float) -> None:
+        entry.failures = 0
+        last = entry.last_session()
+        # (Statuses are compared, hashed and grouped only when they change: an unchanged
+        # status was not in `until` before either.)
+        if last is None or self._differs(last, session):
+            status = session.status
+            if status in self._until:
+                self._end(entry)
+                self._report(entry, session, None, final=True)
+                return
+            self._report(entry, session, None, final=False)
+            entry.group = _SETTLED if status in SETTLED else _MOVING
+        self._reschedule(entry, started)
+
+    def _reschedule(self, entry: _Entry, started: float) -> None:
+        """After a successful poll: due again ``interval`` (±10%) after it started."""
+        due = started + self._interval * (0.9 + 0.2 * random.random())
+        if self._rate is not None:  # (keeps the deadline reachable: see the module's notes)
+            due = min(due, entry.deadline - len(self._entries) * self._per_poll)
+        if due <= self._clock():
+            self._enqueue(entry)
+        else:
+            entry.state = _WAITING
+            heapq.heappush(self._timers, (due, next(self._seq), entry))
+
+    def _failed(self, entry: _Entry, exc: Exception) -> None:
+        if _is_permanent(exc):
+            self._end(entry)
+            self._report(entry, None, exc, final=True)
+            return
+        # Transient (network, throttling, 5xx, timeouts, after the client's retries): not a
+        # change; polled again after interval x 1, 2, 4, 8, 8, ...
+        entry.failures = min(entry.failures + 1, MAX_BACKOFF.bit_length())
+        interval = self._interval
+        delay = interval * min(2 ** (entry.failures - 1), MAX_BACKOFF)
+        delay = min(delay * (0.9 + 0.2 * random.random()), MAX_BACKOFF * interval)
+        due = self._clock() + delay
+        slack = interval if self._rate is None else 2 * len(self._entries) / self._rate
+        entry.deadline = due + slack
+        self._schedule(entry, due)
+
+    def _schedule(self, entry: _Entry, due: float) -> None:
+        if due <= self._clock():
+            self._enqueue(entry)
+        else:
+            entry.state = _WAITING
+            heapq.heappush(self._timers, (due, next(self._seq), entry))
+
+    def _end(self, entry: _Entry) -> None:
+        entry.state = _GONE
+        if self._entries.get(entry.id) is entry:
+            del self._entries[entry.id]
+
+    async def _idle(self, now: float) -> None:
+        """Wait until the next poll may start (one timer, through the sleep seam, for every
+        idle poller) or until something happens (ids added, a change of the queues)."""
+        assert self._loop is not None
+        self._sync_metrics()
+        wake_at = self._wake_at(now)
+        if wake_at is not None:
+            sleeper = self._sleeper
+            if sleeper is not None and (sleeper.done() or self._sleeper_at > wake_at):
+                sleeper.cancel()
+                sleeper = self._sleeper = None
+            if sleeper is None:
+                self._sleeper_at = wake_at
+                self._sleeper = self._loop.create_task(self._nap(wake_at - now))
+        wake = self._loop.create_future()
+        self._idlers.append(wake)
+        try:
+            await wake
+        finally:
+            if not wake.done():
+                wake.cancel()
+
+    async def _nap(self, seconds: float) -> None:
+        await self._sleep(max(seconds, 0.0))
+        if self._sleeper is asyncio.current_task(self._loop):
+            self._sleeper = None
+            self._sleeper_at = math.inf
+        self._poke()
+
+    def _poke(self, everyone: bool = False) -> None:
+        """Wake an idle poller (or every one)."""
+        idlers = self._idlers
+        while idlers:
+            wake = idlers.popleft()
+            if not wake.done():
+                wake.set_result(None)
+                if not everyone:
+                    return
+
+    def _notify(self) -> None:
+        """Wake the consumer."""
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def _fail(self, exc: BaseException) -> None:
+        """Stop starting polls; the consumer raises ``exc`` (the first such failure), once."""
+        if not self._stopping:
+            self._stopping = True
+            self._failure = exc
+        self._poke(everyone=True)
+        self._notify()
+
+    # --- telemetry -------------------------------------------------------------------------------
+
+    def _metrics(self) -> Any:
+        instruments = self._instruments
+        if instruments is None:
+            telemetry = self._telemetry()
+            if telemetry is not None:
+                instruments = self._instruments = telemetry
+        return instruments
+
+    def _sync_metrics(self) -> None:
+        """Bring the ``watch.sessions`` up-down counter to the number of ids watched."""
+        delta = len(self._entries) - self._reported
+        if delta:
+            telemetry = self._metrics()
+            if telemetry is not None:
+                telemetry.instruments.watch_sessions.add(delta, telemetry.metric_attributes)
+                self._reported += delta
+
+    def _count_change(self, change: SessionChange) -> None:
+        telemetry = self._metrics()
+        if telemetry is None:
+            return
+        attributes = dict(telemetry.metric_attributes)
+        if change.status is not None:
+            attributes["aioglue_session.session.status"] = str(change.status)
+        if change.error is not None:
+            attributes["error.type"] = error_code(change.error)
+        attributes["aioglue_session.watch.final"] = change.final
+        telemetry.instruments.watch_changes.add(1, attributes)
