@@ -23,7 +23,17 @@ def installed(module: str) -> bool:
 
 def test_quick_benchmark_runs_and_reports_sane_numbers(tmp_path: Path) -> None:
     done = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "run.py"), "--quick", "--out", str(tmp_path)],
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "run.py"),
+            "--quick",
+            # Replies held 2 s (not 0.5): 1,000 calls all start before the first reply even on
+            # a CI machine running other jobs beside this one (936 of 1,000 did at 0.5 s).
+            "--inflight-latency",
+            "2",
+            "--out",
+            str(tmp_path),
+        ],
         capture_output=True,
         text=True,
         timeout=600,

@@ -235,7 +235,9 @@ async def test_a_certificate_that_does_not_verify_is_ssl_error_sent_once(
     assert isinstance(mine.kwargs["error"], ssl.SSLCertVerificationError)
     assert mine_connections == 1
     assert sleep.delays == []
-    assert elapsed < 2
+    # (One connection and no backoff above say "at once"; this only bounds client start-up plus
+    # one handshake, which took 2.2 s on a loaded CI machine.)
+    assert elapsed < 10
     assert server.count == 0  # nothing reached a server that did not verify
     assert str(mine).startswith(f"SSL validation failed for {url}")
     assert str(theirs).startswith(f"SSL validation failed for {url}")
