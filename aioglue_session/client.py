@@ -549,10 +549,8 @@ class GlueSessionClient:
                 on_wait=None if self._max_waiting is None else self._enter_wait,
             )
         except asyncio.CancelledError as exc:
-            outcome = exc
-            if self._state == _CLOSED and task is not None:
-                _uncancel(task)
-                outcome = ClientClosedError("the client was closed while this call ran")
+            outcome = self._closed_during(task) or exc
+            if outcome is not exc:
                 raise outcome from None
             raise
         except BaseException as exc:
@@ -563,6 +561,14 @@ class GlueSessionClient:
                 self._calls.discard(task)
             if call is not None:
                 call.end(outcome)
+
+    def _closed_during(self, task: asyncio.Task[Any] | None) -> ClientClosedError | None:
+        """For a call that was cancelled: ``ClientClosedError`` when the cancel was ``close()``'s
+        (taken back from the task, as the call ends in that error instead), else ``None``."""
+        if self._state == _CLOSED and task is not None:
+            _uncancel(task)
+            return ClientClosedError("the client was closed while this call ran")
+        return None
 
     async def _get_shared(
         self, session_id: str, request_origin: str | None, max_age: float
@@ -603,11 +609,9 @@ class GlueSessionClient:
         try:
             return await asyncio.shield(flight.task)
         except asyncio.CancelledError as exc:
-            outcome = exc
             reads.leave(flight)
-            if self._state == _CLOSED and task is not None:
-                _uncancel(task)
-                outcome = ClientClosedError("the client was closed while this call ran")
+            outcome = self._closed_during(task) or exc
+            if outcome is not exc:
                 raise outcome from None
             raise
         except BaseException as exc:
