@@ -15,7 +15,7 @@ from .errors import ClientClosedError, ParamValidationError
 from .models import Session, SessionResult
 from .protocol import validate_session_id
 
-__all__ = ["CLIENT_FAILURES", "iter_session_results"]
+__all__ = ["CLIENT_FAILURES", "check_ids", "iter_session_results"]
 
 Fetch = Callable[[str], Awaitable[Session]]
 
@@ -45,6 +45,20 @@ _START_BATCH = 64
 _END = object()
 
 
+def check_ids(ids: object, method: str) -> None:
+    """``TypeError`` unless ``ids`` is an iterable or async iterable, and not a bare ``str`` /
+    ``bytes`` (one id, not many); ``method`` names the call in the message's example."""
+    if isinstance(ids, (str, bytes, bytearray)):
+        raise TypeError(
+            f"ids must be an iterable of session ids, not a single {type(ids).__name__}: "
+            f"wrap one id in a list, e.g. {method}([session_id])"
+        )
+    if not isinstance(ids, (Iterable, AsyncIterable)):
+        raise TypeError(
+            f"ids must be an iterable or async iterable of str, not {type(ids).__name__}"
+        )
+
+
 def iter_session_results(
     fetch: Fetch,
     ids: Iterable[str] | AsyncIterable[str],
@@ -66,15 +80,7 @@ def iter_session_results(
     The arguments are checked here, when this is called, not at the first ``anext``: a bare
     ``str`` (or ``bytes``) is one id, not many, and is refused with ``TypeError``.
     """
-    if isinstance(ids, (str, bytes, bytearray)):
-        raise TypeError(
-            f"ids must be an iterable of session ids, not a single {type(ids).__name__}: "
-            "wrap one id in a list, e.g. get_sessions([session_id])"
-        )
-    if not isinstance(ids, (Iterable, AsyncIterable)):
-        raise TypeError(
-            f"ids must be an iterable or async iterable of str, not {type(ids).__name__}"
-        )
+    check_ids(ids, "get_sessions")
     if not isinstance(concurrency, int) or isinstance(concurrency, bool) or concurrency < 1:
         raise ValueError(f"concurrency must be a positive int, not {concurrency!r}")
     return _results(fetch, ids, concurrency)

@@ -37,7 +37,7 @@ from operator import attrgetter
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 
-from .bulk import CLIENT_FAILURES
+from .bulk import CLIENT_FAILURES, check_ids
 from .errors import ClientBusyError, GlueError, ParamValidationError, error_code
 from .models import Session, SessionChange, SessionStatus
 from .protocol import validate_session_id
@@ -164,15 +164,7 @@ class SessionWatch:
         sleep: Callable[[float], Awaitable[Any]],
         telemetry: Callable[[], Telemetry | None] = lambda: None,
     ) -> None:
-        if isinstance(ids, (str, bytes, bytearray)):
-            raise TypeError(
-                f"ids must be an iterable of session ids, not a single {type(ids).__name__}: "
-                "wrap one id in a list, e.g. watch_sessions([session_id])"
-            )
-        if not isinstance(ids, (Iterable, AsyncIterable)):
-            raise TypeError(
-                f"ids must be an iterable or async iterable of str, not {type(ids).__name__}"
-            )
+        check_ids(ids, "watch_sessions")
         if isinstance(until, (str, bytes, bytearray)):
             raise TypeError(
                 f"until must be an iterable of statuses, not a single {type(until).__name__}: "
