@@ -86,9 +86,12 @@ class _Entry:
         "group",
         "id",
         "pending",
+        "poller",
         "queued",
+        "seen",
+        "session",
         "state",
-        "yielded",
+        "status",
     )
 
     def __init__(self, session_id: str) -> None:
@@ -102,16 +105,24 @@ class _Entry:
         self.due = math.inf
         #: Transient failures in a row (the backoff exponent).
         self.failures = 0
-        #: The session of the last change yielded.
-        self.yielded: Session | None = None
+        #: The status of the last change reported (pending or yielded; ``None``: none yet).
+        #: Polls compare with it: with ``changes="status"`` no ``Session`` is kept.
+        self.status: SessionStatus | str | None = None
+        #: The status of the last change yielded (its ``previous``; ``None``: none yet).
+        self.seen: SessionStatus | str | None = None
+        #: The session of the last change yielded, kept with ``changes="any"`` only.
+        self.session: Session | None = None
         #: The change waiting for the consumer (one at most: newer ones merge into it).
         self.pending: SessionChange | None = None
         #: Whether this entry is in the queue of pending changes.
         self.queued = False
+        #: The poller making its poll (while ``state`` is ``_FLYING``).
+        self.poller: asyncio.Task[None] | None = None
 
     def last_session(self) -> Session | None:
+        """(``changes="any"``) The session of the last change reported."""
         pending = self.pending
-        return pending.session if pending is not None else self.yielded
+        return pending.session if pending is not None else self.session
 
 
 _due_time = attrgetter("due")
@@ -120,6 +131,11 @@ _random = random.random
 
 def _latest_first(entry: _Entry) -> float:
     return -entry.due
+
+
+def _differ(before: Session, after: Session) -> bool:
+    """``changes="any"``: whether any field differs."""
+    return before != after and before.to_dict() != after.to_dict()
 
 
 def _is_permanent(exc: BaseException) -> bool:
@@ -203,8 +219,6 @@ class SessionWatch:
         self._moving: deque[_Entry] = deque()
         self._settled: deque[_Entry] = deque()
         self._promoted: deque[_Entry] = deque()
-        #: Polls in flight: the poller making each.
-        self._flying: dict[_Entry, asyncio.Task[None]] = {}
         self._workers: set[asyncio.Task[None]] = set()
         self._idlers: deque[asyncio.Future[None]] = deque()
         self._changes: deque[_Entry] = deque()
@@ -213,6 +227,8 @@ class SessionWatch:
         self._tat = -math.inf
         self._burst = (self._capacity - 1.0) / (self._rate or 1.0)
         self._per_poll = 0.0 if self._rate is None else 1.0 / self._rate
+        #: ``len(self._entries) / max_rate``: the time the budget takes to poll every id once.
+        self._spread = 0.0
         # A poll's deadline: interval (+ 2 N / max_rate) after it, or 2 x interval.
         self._lapse = self._interval if self._rate is not None else 2 * self._interval
         # How far ahead of a deadline an id is promoted, beyond one poll's time per id
@@ -267,13 +283,14 @@ class SessionWatch:
         for session_id in ids:
             entry = self._entries.pop(session_id, None)
             if entry is not None:
-                entry.state = _GONE
+                self._spread = len(self._entries) * self._per_poll
                 entry.pending = None
-                task = self._flying.pop(entry, None)
-                if task is not None:  # its poller is cancelled with it; another takes its place
-                    task.cancel()
+                if entry.state == _FLYING and entry.poller is not None:
+                    # Its poller is cancelled with it; another takes its place.
+                    entry.poller.cancel()
                     if not self._stopping:
                         self._spawn()
+                entry.state = _GONE
             ended = self._finals.pop(session_id, None)
             if ended is not None:
                 ended.pending = None
@@ -301,9 +318,9 @@ class SessionWatch:
             for entry in self._entries.values():
                 entry.state = _GONE
             self._entries.clear()
+            self._spread = 0.0
             self._finals.clear()
             self._changes.clear()
-            self._flying.clear()
             self._sync_metrics()
             self._notify()
 
@@ -359,9 +376,10 @@ class SessionWatch:
             await waiter
 
     def __repr__(self) -> str:
+        in_flight = sum(1 for entry in self._entries.values() if entry.state == _FLYING)
         return (
             f"<SessionWatch watching={len(self._entries)} interval={self._interval:g} "
-            f"max_rate={self._rate} in_flight={len(self._flying)} polls={self.polls}"
+            f"max_rate={self._rate} in_flight={in_flight} polls={self.polls}"
             f"{' closed' if self._closed else ''}>"
         )
 
@@ -380,6 +398,7 @@ class SessionWatch:
             return
         entry = _Entry(item)
         self._entries[item] = entry
+        self._spread = len(self._entries) * self._per_poll
         self._fresh.append(entry)
 
     def _invalid(self, session_id: str, item: object) -> None:
@@ -415,19 +434,20 @@ class SessionWatch:
         status = None if session is None else session.status
         pending = entry.pending
         if pending is not None:
-            yielded = entry.yielded
             if (
                 not final
                 and session is not None
-                and yielded is not None
-                and not self._differs(yielded, session)
+                and entry.seen is not None
+                and not self._differs_from_seen(entry, session)
             ):
                 entry.pending = None  # back to what the consumer last saw: nothing to say
+                entry.status = entry.seen
                 return
             previous = pending.previous
         else:
-            yielded = entry.yielded
-            previous = None if yielded is None else yielded.status
+            previous = entry.seen
+        if status is not None:
+            entry.status = status
         entry.pending = SessionChange(entry.id, session, previous, status, error, final)
         if final:
             self._finals[entry.id] = entry
@@ -446,7 +466,9 @@ class SessionWatch:
                 continue  # merged away or removed
             entry.pending = None
             if change.session is not None:
-                entry.yielded = change.session
+                entry.seen = change.status
+                if self._any:
+                    entry.session = change.session
             if change.final and self._finals.get(entry.id) is entry:
                 del self._finals[entry.id]
             self._count_change(change)
@@ -454,10 +476,12 @@ class SessionWatch:
             return change
         return None
 
-    def _differs(self, before: Session, after: Session) -> bool:
+    def _differs_from_seen(self, entry: _Entry, session: Session) -> bool:
+        """Whether ``session`` differs from the last one yielded for ``entry``."""
         if self._any:
-            return before != after and before.to_dict() != after.to_dict()
-        return before.status != after.status
+            seen = entry.session
+            return seen is None or _differ(seen, session)
+        return entry.seen != session.status
 
     # --- the scheduler ---------------------------------------------------------------------------
 
@@ -482,8 +506,7 @@ class SessionWatch:
         handle its result; wait (one timer for all of them) when there is none."""
         me = asyncio.current_task(self._loop)
         assert me is not None
-        fetch, clock, flying, any_field = self._fetch, self._clock, self._flying, self._any
-        entry: _Entry | None = None
+        fetch, clock, any_field = self._fetch, self._clock, self._any
         try:
             while not self._stopping:
                 now = clock()
@@ -491,7 +514,7 @@ class SessionWatch:
                 if entry is None:
                     await self._idle(now)
                     continue
-                flying[entry] = me
+                entry.poller = me
                 try:
                     session = await fetch(entry.id)
                 except CLIENT_FAILURES as exc:  # the client's failure, not this id's
@@ -501,24 +524,18 @@ class SessionWatch:
                     if not isinstance(exc, ClientBusyError):
                         self._fail(exc)  # (the client used from another event loop)
                         return
-                    del flying[entry]  # (max_waiting shed this poll: a transient failure)
-                    if entry.state == _FLYING:
+                    if entry.state == _FLYING:  # (max_waiting shed it: a transient failure)
                         self._failed(entry, exc)
                 except Exception as exc:
-                    del flying[entry]
                     if entry.state == _FLYING:
                         self._failed(entry, exc)
                 else:
-                    del flying[entry]
                     if entry.state == _FLYING:
-                        pending = entry.pending
-                        last = entry.yielded if pending is None else pending.session
-                        if last is None or any_field or last.status != session.status:
+                        if any_field or entry.status != session.status:
                             self._succeeded(entry, session, now)
                         else:  # (the common case, inline: nothing changed)
                             entry.failures = 0
                             self._reschedule(entry, now)
-                entry = None
                 if not self.polls & 63:
                     # A transport that answers without suspending (a mock) would otherwise
                     # keep this loop to itself: let the rest of the loop run now and then.
@@ -527,9 +544,6 @@ class SessionWatch:
             raise
         except BaseException as exc:  # a bug here must not leave the consumer waiting
             self._fail(exc)
-        finally:
-            if entry is not None:
-                flying.pop(entry, None)
 
     def _next(self, now: float) -> _Entry | None:
         """The id to poll now, if the budget allows one (its token taken), else ``None``."""
@@ -565,7 +579,7 @@ class SessionWatch:
             entry = found
         entry.state = _FLYING
         # interval + 2 N / max_rate (2 x interval without one: per_poll is 0)
-        entry.deadline = now + self._lapse + 2 * len(self._entries) * per_poll
+        entry.deadline = now + self._lapse + 2 * self._spread
         self.polls += 1
         if self._idlers and (promoted or self._fresh or moving or settled):
             self._poke()  # more is due: another poller may take it
@@ -694,10 +708,14 @@ class SessionWatch:
 
     def _succeeded(self, entry: _Entry, session: Session, started: float) -> None:
         entry.failures = 0
-        last = entry.last_session()
         # (Statuses are compared, hashed and grouped only when they change: an unchanged
         # status was not in `until` before either.)
-        if last is None or self._differs(last, session):
+        if self._any:
+            last = entry.last_session()
+            changed = last is None or _differ(last, session)
+        else:
+            changed = entry.status != session.status  # (None before the first change)
+        if changed:
             status = session.status
             if status in self._until:
                 self._end(entry)
@@ -711,13 +729,10 @@ class SessionWatch:
         """After a successful poll: due again ``interval`` (±10%) after it started."""
         due = started + self._interval * (0.9 + 0.2 * _random())
         if self._rate is not None:  # (keeps the deadline reachable: see the module's notes)
-            cap = entry.deadline - len(self._entries) * self._per_poll
+            cap = entry.deadline - self._spread
             if cap < due:
                 due = cap
-        if due <= self._clock():
-            self._enqueue(entry)
-            return
-        # (as _timer)
+        # (as _timer; one due already is taken from the wheel by the next ``_fire``)
         entry.state = _WAITING
         entry.due = due
         slot = due // self._grain
@@ -745,7 +760,7 @@ class SessionWatch:
         delay = interval * min(2 ** (entry.failures - 1), MAX_BACKOFF)
         delay = min(delay * (0.9 + 0.2 * random.random()), MAX_BACKOFF * interval)
         due = self._clock() + delay
-        slack = interval if self._rate is None else 2 * len(self._entries) / self._rate
+        slack = interval if self._rate is None else 2 * self._spread
         entry.deadline = due + slack
         self._schedule(entry, due)
 
@@ -759,6 +774,7 @@ class SessionWatch:
         entry.state = _GONE
         if self._entries.get(entry.id) is entry:
             del self._entries[entry.id]
+            self._spread = len(self._entries) * self._per_poll
 
     async def _idle(self, now: float) -> None:
         """Wait until the next poll may start (one timer, through the sleep seam, for every

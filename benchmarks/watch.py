@@ -286,23 +286,31 @@ async def part_timeline(args: argparse.Namespace) -> dict[str, Any]:
 
 
 class Replies:
-    """Instant GetSession replies for a ``MockTransport``; sets ``done`` after ``target``."""
+    """Instant GetSession replies for a ``MockTransport``. Notes the process time at reply
+    ``marks[k]`` (``times[k]``) and sets ``done`` at the last mark."""
 
-    def __init__(self) -> None:
+    def __init__(self, marks: tuple[int, ...] = ()) -> None:
         head, tail = json.dumps({"Session": session_document("")}).encode().split(b'""', 1)
         self.head, self.tail = head, tail
         self.headers = {"Content-Type": JSON_TYPE, "x-amzn-RequestId": "bench"}
         self.count = 0
-        self.target = 0
-        self.done: asyncio.Event | None = None
+        self.marks = marks
+        self.times: list[float] = []
+        self.next_mark = marks[0] if marks else -1
+        self.done = asyncio.Event()
         self.transport: MockTransport | None = None
 
     def __call__(self, request: Request) -> RawReply:
         self.count += 1
-        if self.count % 1024 == 0 and self.transport is not None:
+        if self.count & 1023 == 0 and self.transport is not None:
             self.transport.requests.clear()  # (the MockTransport keeps every request)
-        if self.count >= self.target and self.done is not None:
-            self.done.set()
+        if self.count == self.next_mark:
+            self.times.append(time.process_time())
+            if len(self.times) == len(self.marks):
+                self.next_mark = -1
+                self.done.set()
+            else:
+                self.next_mark = self.marks[len(self.times)]
         session_id = request.body[7 : request.body.index(b'"', 8)]  # {"Id": "<id>"}
         return RawReply(200, self.headers, self.head + b'"' + session_id + b'"' + self.tail)
 
@@ -319,15 +327,18 @@ def mock_client(replies: Replies) -> GlueSessionClient:
     )
 
 
-async def bare(ids: list[str], polls: int, concurrency: int) -> tuple[float, int]:
-    replies = Replies()
+async def bare(ids: list[str], polls: int, concurrency: int) -> tuple[float, float]:
+    """CPU per call of plain ``get_session`` calls: over the first ``len(ids)`` and over the
+    ``polls`` after them (the same windows as ``saturated_watch``)."""
+    replies = Replies((len(ids), len(ids) + polls))
     async with mock_client(replies) as glue:
         fetch = glue.get_session
+        total = len(ids) + polls + concurrency
         next_index = 0
 
         async def worker() -> None:
             nonlocal next_index
-            while next_index < polls:
+            while next_index < total:
                 i = next_index
                 next_index += 1
                 await fetch(ids[i % len(ids)])
@@ -335,14 +346,15 @@ async def bare(ids: list[str], polls: int, concurrency: int) -> tuple[float, int
         gc.collect()
         started = time.process_time()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
-        cpu = time.process_time() - started
-    return cpu, replies.count
+    first, steady = replies.times
+    return (first - started) / len(ids), (steady - first) / polls
 
 
-async def saturated_watch(ids: list[str], polls: int, concurrency: int) -> tuple[float, int]:
-    replies = Replies()
-    replies.target = polls
-    replies.done = asyncio.Event()
+async def saturated_watch(ids: list[str], polls: int, concurrency: int) -> tuple[float, float]:
+    """CPU per poll of a watch that always has ids due: over its first round (the first
+    ``len(ids)`` polls: each yields a change, first sight) and over the ``polls`` after them
+    (the steady state: polls that find nothing changed)."""
+    replies = Replies((len(ids), len(ids) + polls))
     async with mock_client(replies) as glue:
         # An interval every id is always overdue at (a budget-bound watch), and a rate cap that
         # never binds but is checked at every poll.
@@ -359,9 +371,9 @@ async def saturated_watch(ids: list[str], polls: int, concurrency: int) -> tuple
         consumer = asyncio.create_task(consume())
         await replies.done.wait()
         await watch.aclose()
-        cpu = time.process_time() - started
         await asyncio.gather(consumer, return_exceptions=True)
-    return cpu, replies.count
+    first, steady = replies.times
+    return (first - started) / len(ids), (steady - first) / polls
 
 
 async def memory_per_id(ids: list[str], concurrency: int) -> dict[str, float]:
@@ -369,8 +381,6 @@ async def memory_per_id(ids: list[str], concurrency: int) -> dict[str, float]:
     from aioglue_session.protocol import parse_reply
 
     replies = Replies()
-    replies.target = len(ids)
-    replies.done = asyncio.Event()
     async with mock_client(replies) as glue:
         gc.collect()
         tracemalloc.start()
@@ -408,30 +418,40 @@ async def part_scale(args: argparse.Namespace) -> list[dict[str, Any]]:
     for n in args.scale:
         ids = [f"etl-session-{i:07d}" for i in range(n)]
         polls = max(n, args.polls)
-        print(f"scale: {n:,} ids, {polls:,} polls per run, {args.repeat} runs each ...", flush=True)
-        bare_runs, watch_runs = [], []
+        print(
+            f"scale: {n:,} ids, {n:,} first polls + {polls:,} steady polls per run, "
+            f"{args.repeat} runs each ...",
+            flush=True,
+        )
+        runs: dict[str, list[float]] = defaultdict(list)
         for _ in range(args.repeat):  # interleaved: the machine's drift hits both alike
-            cpu, done = await bare(ids, polls, args.concurrency)
-            bare_runs.append(cpu / done)
-            cpu, done = await saturated_watch(ids, polls, args.concurrency)
-            watch_runs.append(cpu / done)
+            first, steady = await bare(ids, polls, args.concurrency)
+            runs["bare_first"].append(first)
+            runs["bare"].append(steady)
+            first, steady = await saturated_watch(ids, polls, args.concurrency)
+            runs["watch_first"].append(first)
+            runs["watch"].append(steady)
         memory = await memory_per_id(ids, args.concurrency)
-        bare_us = statistics.median(bare_runs) * 1e6
-        watch_us = statistics.median(watch_runs) * 1e6
+        us = {key: statistics.median(values) * 1e6 for key, values in runs.items()}
         rows.append(
             {
                 "ids": n,
                 "polls": polls,
-                "bare_us": bare_us,
-                "watch_us": watch_us,
-                "cpu_ratio": watch_us / bare_us,
+                "bare_us": us["bare"],
+                "watch_us": us["watch"],
+                "cpu_ratio": us["watch"] / us["bare"],
+                "bare_first_us": us["bare_first"],
+                "watch_first_us": us["watch_first"],
+                "first_ratio": us["watch_first"] / us["bare_first"],
                 **memory,
             }
         )
         print(
-            f"  CPU per poll {watch_us:.1f} µs vs bare get_session {bare_us:.1f} µs "
-            f"({watch_us / bare_us:.3f}x); {memory['beyond_session']:.0f} B per id beyond its "
-            f"Session ({memory['session']:.0f} B)",
+            f"  CPU per poll {us['watch']:.1f} µs vs bare get_session {us['bare']:.1f} µs "
+            f"({us['watch'] / us['bare']:.3f}x); first round (a change per poll) "
+            f"{us['watch_first']:.1f} vs {us['bare_first']:.1f} µs "
+            f"({us['watch_first'] / us['bare_first']:.3f}x); {memory['beyond_session']:.0f} B "
+            f"per id beyond its Session ({memory['session']:.0f} B)",
             flush=True,
         )
     return rows
@@ -469,14 +489,21 @@ def render(report: dict[str, Any]) -> str:
     rows = report.get("scale")
     if rows:
         lines += [
-            "| ids | CPU per poll: watch | bare get_session | ratio | bytes per id beyond its "
-            "Session | (a Session) |",
-            "|---:|---:|---:|---:|---:|---:|",
+            "| ids | CPU per poll: watch | bare get_session | ratio | first round: watch | bare "
+            "| ratio | bytes per id beyond its Session | (a Session) |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         ]
         for r in rows:
+            first = (
+                f"{r['watch_first_us']:.1f} µs | {r['bare_first_us']:.1f} µs | "
+                f"{r['first_ratio']:.3f}x"
+                if "first_ratio" in r
+                else "| |"
+            )
             lines.append(
                 f"| {r['ids']:,} | {r['watch_us']:.1f} µs | {r['bare_us']:.1f} µs | "
-                f"{r['cpu_ratio']:.3f}x | {r['beyond_session']:.0f} | {r['session']:.0f} |"
+                f"{r['cpu_ratio']:.3f}x | {first} | {r['beyond_session']:.0f} | "
+                f"{r['session']:.0f} |"
             )
     return "\n".join(lines) + "\n"
 
