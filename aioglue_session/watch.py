@@ -549,16 +549,12 @@ class SessionWatch:
         """The id to poll now, if the budget allows one (its token taken), else ``None``."""
         if now >= self._next_due:
             self._fire(now)
-        promoted, moving, settled = self._promoted, self._moving, self._settled
-        if moving or settled:
-            head = settled[0] if settled else moving[0]
-            if (
-                moving
-                or head.state != _QUEUED
-                or (now + self._lead + len(promoted) * self._per_poll >= head.deadline)
-            ):
-                self._promote(now)
-        queue = promoted or self._fresh or moving or settled
+        fresh, promoted, moving, settled = self._fresh, self._promoted, self._moving, self._settled
+        # Promotion matters only when transitional ids would go before settled ones: a group
+        # alone is served in its queue's order, the order promotion would give it.
+        if moving and settled:
+            self._promote(now)
+        queue = fresh or promoted or moving or settled
         if not queue:
             return None
         per_poll = self._per_poll
@@ -581,14 +577,14 @@ class SessionWatch:
         # interval + 2 N / max_rate (2 x interval without one: per_poll is 0)
         entry.deadline = now + self._lapse + 2 * self._spread
         self.polls += 1
-        if self._idlers and (promoted or self._fresh or moving or settled):
+        if self._idlers and (fresh or promoted or moving or settled):
             self._poke()  # more is due: another poller may take it
         return entry
 
     def _wake_at(self, now: float) -> float | None:
         """When the next poll may start, as far as is known now (``None``: when something
         happens)."""
-        if self._promoted or self._fresh or self._moving or self._settled:
+        if self._fresh or self._promoted or self._moving or self._settled:
             if self._rate is not None:
                 return (self._tat if self._tat > now else now) - self._burst
             return now
@@ -681,7 +677,8 @@ class SessionWatch:
         only (``_next`` runs when a token may be taken).
         """
         moving, settled, promoted = self._moving, self._settled, self._promoted
-        ahead = now + self._lead
+        # (Ids never polled go first, then the promoted: both are ahead of the next one.)
+        ahead = now + self._lead + len(self._fresh) * self._per_poll
         per_poll = self._per_poll
         while True:
             while moving and moving[0].state != _QUEUED:
@@ -699,7 +696,7 @@ class SessionWatch:
             promoted.append(queue.popleft())
 
     def _pick(self) -> _Entry | None:
-        for queue in (self._promoted, self._fresh, self._moving, self._settled):
+        for queue in (self._fresh, self._promoted, self._moving, self._settled):
             while queue:
                 entry = queue.popleft()
                 if entry.state == _QUEUED:

@@ -705,6 +705,32 @@ def test_the_budget_goes_first_to_ids_never_polled_then_transitional_then_the_re
     virtual(body)
 
 
+def test_ids_never_polled_go_first_when_slow_polls_not_max_rate_bind() -> None:
+    # 40 READY ids, 2 polls in flight of 1 s each: 2 polls/s, a round of 20 s against an
+    # interval of 5 s. max_rate (100/s) never binds, so every polled id is soon past its
+    # deadline; an id added later must still be polled next, not after every late one.
+    async def body(time: VirtualTime) -> None:
+        statuses = {f"r{i:02d}": "READY" for i in range(40)}
+        glue = FakeGlue(time, **statuses, new="READY")
+        glue.latency = 1.0
+        async with client(time, glue) as g:
+            async with g.watch_sessions(
+                list(statuses), interval=5.0, max_rate=100, concurrency=2
+            ) as watch:
+                await time.sleep(60)
+                added = time.now
+                watch.add("new")
+                await time.sleep(60)
+        assert glue.polls("new"), "never polled"
+        first = glue.polls("new")[0]
+        # Started by the first poller free after the add (one poll lasts 1 s).
+        assert first - added <= 1.0 + 1e-6
+        # The 40 watched before kept their turns meanwhile: each polled about every 20 s.
+        assert all(len(glue.polls(i)) >= 2 for i in statuses)
+
+    virtual(body)
+
+
 # --- telemetry ------------------------------------------------------------------------------------
 
 
