@@ -29,11 +29,9 @@ from __future__ import annotations
 import asyncio
 import math
 import random
-from bisect import insort_left
 from collections import deque
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
 from heapq import heappop, heappush
-from operator import attrgetter
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -66,10 +64,13 @@ SETTLED = frozenset(
 #: Backoff after consecutive transient failures: interval x 1, 2, 4, 8, then 8.
 MAX_BACKOFF = 8
 
-# An entry's state: which structure holds it (each entry is in exactly one at a time).
-_WAITING, _QUEUED, _FLYING, _GONE = 0, 1, 2, 3
+# An entry's state: waiting (on the wheel or in a queue: each entry is in one place at a time),
+# polled now, or no longer watched (dropped wherever it is found).
+_WAITING, _FLYING, _GONE = 0, 1, 2
 # Its priority group.
 _FRESH, _MOVING, _SETTLED = 0, 1, 2
+# Slots of the timing wheel per interval (a poll may be released up to a slot late).
+_SLOTS = 16
 # Ids taken from a sync iterable between two yields to the loop.
 _ADD_BATCH = 1024
 
@@ -81,7 +82,6 @@ class _Entry:
 
     __slots__ = (
         "deadline",
-        "due",
         "failures",
         "group",
         "id",
@@ -96,13 +96,11 @@ class _Entry:
 
     def __init__(self, session_id: str) -> None:
         self.id = session_id
-        self.state = _QUEUED
+        self.state = _WAITING
         #: Its priority group: never polled, transitional, or settled (by its last status).
         self.group = _FRESH
         #: The hard deadline of the next poll (``inf`` before the first one).
         self.deadline = math.inf
-        #: When it is due again (while it waits on the timing wheel).
-        self.due = math.inf
         #: Transient failures in a row (the backoff exponent).
         self.failures = 0
         #: The status of the last change reported (pending or yielded; ``None``: none yet).
@@ -125,12 +123,7 @@ class _Entry:
         return pending.session if pending is not None else self.session
 
 
-_due_time = attrgetter("due")
 _random = random.random
-
-
-def _latest_first(entry: _Entry) -> float:
-    return -entry.due
 
 
 def _differ(before: Session, after: Session) -> bool:
@@ -203,22 +196,23 @@ class SessionWatch:
         self._entries: dict[str, _Entry] = {}
         #: Entries that ended (final) while their last change waits for the consumer.
         self._finals: dict[str, _Entry] = {}
-        # Not due yet: a timing wheel. Slots of ``interval / 16`` seconds (``due // grain``)
-        # hold entries in the order they were scheduled; the earliest slot is opened (sorted by
-        # due time, latest first) when it is needed, so ids become due in (due, scheduled)
-        # order, as from a heap, for a few steps each. Due, by group: never polled (FIFO),
+        # Not due yet: a timing wheel (see ``_timer``). Due, by group: never polled (FIFO),
         # transitional and the rest (earliest deadline = longest waiting), promoted.
-        self._grain = self._interval / 4
-        self._later: dict[float, list[_Entry]] = {}
-        self._slots: list[float] = []  # (a heap of the keys of ``_later``)
-        self._soon: list[_Entry] = []
-        self._soon_slot = -math.inf
-        #: The due time of the entry at the end of ``_soon`` (``inf``: no timer).
+        self._grain = self._interval / _SLOTS
+        # A poll's next one is due 0.9 to 1.1 x interval after it starts: drawn from 0.9 to
+        # 1.1 x interval less a slot, since the wheel may release it up to a slot late.
+        self._soonest = 0.9 * self._interval
+        self._jitter = 0.2 * self._interval - self._grain
+        self._later: dict[int, list[_Entry]] = {}
+        self._release: dict[int, float] = {}
+        self._slots: list[int] = []  # (a heap of the keys of ``_later``)
+        #: When the earliest slot is released (``inf``: none).
         self._next_due = math.inf
         self._fresh: deque[_Entry] = deque()
         self._moving: deque[_Entry] = deque()
         self._settled: deque[_Entry] = deque()
         self._promoted: deque[_Entry] = deque()
+        self._groups = (self._fresh, self._moving, self._settled)  # (by _FRESH, ...)
         self._workers: set[asyncio.Task[None]] = set()
         self._idlers: deque[asyncio.Future[None]] = deque()
         self._changes: deque[_Entry] = deque()
@@ -233,7 +227,7 @@ class SessionWatch:
         self._lapse = self._interval if self._rate is not None else 2 * self._interval
         # How far ahead of a deadline an id is promoted, beyond one poll's time per id
         # promoted already: the jitter's spread and a bucket's worth of polls (see _promote).
-        self._lead = 0.2 * self._interval + (self._capacity + 1.0) * self._per_poll
+        self._lead = 0.2 * self._interval + self._grain + (self._capacity + 1.0) * self._per_poll
 
         self._loop: asyncio.AbstractEventLoop | None = None
         self._feeder: asyncio.Task[None] | None = None
@@ -566,7 +560,7 @@ class SessionWatch:
                 return None  # no token yet
             self._tat = tat + per_poll
         entry = queue.popleft()
-        if entry.state != _QUEUED:  # (removed while it waited: skip such)
+        if entry.state != _WAITING:  # (removed while it waited: skip such)
             found = self._pick()
             if found is None:
                 if self._rate is not None:
@@ -588,76 +582,55 @@ class SessionWatch:
             if self._rate is not None:
                 return (self._tat if self._tat > now else now) - self._burst
             return now
-        soon = self._soon
-        while True:
-            while soon and soon[-1].state != _WAITING:
-                soon.pop()
-            if soon:
-                self._next_due = soon[-1].due
-                return self._next_due
-            if not self._later:
-                self._next_due = math.inf
-                return None
-            soon = self._open()
+        return None if self._next_due == math.inf else self._next_due
 
     # --- the timing wheel ------------------------------------------------------------------------
 
     def _timer(self, entry: _Entry, due: float) -> None:
-        """``entry`` waits until ``due``."""
+        """``entry`` waits until ``due``: on the timing wheel, released at ``due`` or up to one
+        slot (``interval / 16``) later, never earlier.
+
+        A slot holds the ids of one group due within ``interval / 16`` of each other, in the
+        order they were scheduled, and the latest due time among them; it is released whole
+        when that time comes, into its group's queue. So nothing is sorted and no id is
+        touched between the poll that scheduled it and the one it waits for, however many
+        ids are watched (at 100,000 ids reading each one again costs more than the rest).
+        """
         entry.state = _WAITING
-        entry.due = due
-        slot = due // self._grain
-        if slot <= self._soon_slot:  # (the slot open now: in order, after its equals)
-            insort_left(self._soon, entry, key=_latest_first)
+        key = int(due // self._grain) << 2 | entry.group
+        later = self._later.get(key)
+        if later is None:
+            self._later[key] = [entry]
+            self._release[key] = due
+            slots = self._slots
+            heappush(slots, key)
+            if slots[0] == key:
+                self._next_due = due
         else:
-            later = self._later.get(slot)
-            if later is None:
-                self._later[slot] = [entry]
-                heappush(self._slots, slot)
-            else:
-                later.append(entry)
-        if due < self._next_due:
-            self._next_due = due
+            later.append(entry)
+            if due > self._release[key]:
+                self._release[key] = due
+                if self._slots[0] == key:
+                    self._next_due = due
 
     def _fire(self, now: float) -> None:
-        """Every entry due by ``now`` into its group's queue, in (due, scheduled) order."""
-        soon = self._soon
-        fresh, moving, settled = self._fresh, self._moving, self._settled
-        while True:
-            while soon:
-                entry = soon[-1]
-                if entry.due > now:
-                    self._next_due = entry.due
-                    return
-                soon.pop()
-                if entry.state == _WAITING:  # (as _enqueue)
-                    entry.state = _QUEUED
-                    group = entry.group
-                    if group == _SETTLED:
-                        settled.append(entry)
-                    elif group == _FRESH:
-                        fresh.append(entry)
-                    else:
-                        moving.append(entry)
-            if not self._later:
-                self._next_due = math.inf
+        """Release every slot whose time has come, in order, into its group's queue."""
+        slots, release, later, groups = self._slots, self._release, self._later, self._groups
+        while slots:
+            key = slots[0]
+            due = release[key]
+            if due > now:
+                self._next_due = due
                 return
-            soon = self._open()
-
-    def _open(self) -> list[_Entry]:
-        """Open the earliest slot: its entries sorted by due time, latest first (equals in
-        the order they were scheduled, the first at the end)."""
-        slot = heappop(self._slots)
-        soon = self._soon = self._later.pop(slot)
-        self._soon_slot = slot
-        soon.reverse()
-        soon.sort(key=_due_time, reverse=True)
-        return soon
+            heappop(slots)
+            del release[key]
+            groups[key & 3].extend(later.pop(key))
+        self._next_due = math.inf
 
     def _enqueue(self, entry: _Entry) -> None:
         """``entry`` is due: into its group's queue. (Never promoted straight away: promotion
         goes in deadline order, see ``_promote``.)"""
-        entry.state = _QUEUED
+        entry.state = _WAITING
         group = entry.group
         if group == _FRESH:
             self._fresh.append(entry)
@@ -681,9 +654,9 @@ class SessionWatch:
         ahead = now + self._lead + len(self._fresh) * self._per_poll
         per_poll = self._per_poll
         while True:
-            while moving and moving[0].state != _QUEUED:
+            while moving and moving[0].state != _WAITING:
                 moving.popleft()
-            while settled and settled[0].state != _QUEUED:
+            while settled and settled[0].state != _WAITING:
                 settled.popleft()
             if moving and (not settled or moving[0].deadline <= settled[0].deadline):
                 queue = moving
@@ -699,7 +672,7 @@ class SessionWatch:
         for queue in (self._fresh, self._promoted, self._moving, self._settled):
             while queue:
                 entry = queue.popleft()
-                if entry.state == _QUEUED:
+                if entry.state == _WAITING:
                     return entry
         return None
 
@@ -724,26 +697,30 @@ class SessionWatch:
 
     def _reschedule(self, entry: _Entry, started: float) -> None:
         """After a successful poll: due again ``interval`` (±10%) after it started."""
-        due = started + self._interval * (0.9 + 0.2 * _random())
+        # (0.9 to 1.1 x interval with the wheel's lateness: see _timer.)
+        due = started + self._soonest + self._jitter * _random()
         if self._rate is not None:  # (keeps the deadline reachable: see the module's notes)
             cap = entry.deadline - self._spread
             if cap < due:
                 due = cap
-        # (as _timer; one due already is taken from the wheel by the next ``_fire``)
+        # (as _timer, inline: the path of every poll; one due already is released by the
+        # next _fire)
         entry.state = _WAITING
-        entry.due = due
-        slot = due // self._grain
-        if slot <= self._soon_slot:
-            insort_left(self._soon, entry, key=_latest_first)
+        key = int(due // self._grain) << 2 | entry.group
+        later = self._later.get(key)
+        if later is None:
+            self._later[key] = [entry]
+            self._release[key] = due
+            slots = self._slots
+            heappush(slots, key)
+            if slots[0] == key:
+                self._next_due = due
         else:
-            later = self._later.get(slot)
-            if later is None:
-                self._later[slot] = [entry]
-                heappush(self._slots, slot)
-            else:
-                later.append(entry)
-        if due < self._next_due:
-            self._next_due = due
+            later.append(entry)
+            if due > self._release[key]:
+                self._release[key] = due
+                if self._slots[0] == key:
+                    self._next_due = due
 
     def _failed(self, entry: _Entry, exc: Exception) -> None:
         if _is_permanent(exc):
@@ -755,7 +732,10 @@ class SessionWatch:
         entry.failures = min(entry.failures + 1, MAX_BACKOFF.bit_length())
         interval = self._interval
         delay = interval * min(2 ** (entry.failures - 1), MAX_BACKOFF)
-        delay = min(delay * (0.9 + 0.2 * random.random()), MAX_BACKOFF * interval)
+        # (±10%, and never above MAX_BACKOFF x interval, with the wheel's lateness: see _timer)
+        late = self._grain
+        delay = delay * (0.9 + (0.2 - late / interval) * _random())
+        delay = min(delay, MAX_BACKOFF * interval - late)
         due = self._clock() + delay
         slack = interval if self._rate is None else 2 * self._spread
         entry.deadline = due + slack
