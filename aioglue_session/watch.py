@@ -126,6 +126,17 @@ class _Entry:
 _random = random.random
 
 
+class _Slot:
+    """A slot of the timing wheel: ids of one group due close together, in the order they
+    were scheduled, and when they are released (the latest due time among them)."""
+
+    __slots__ = ("entries", "release")
+
+    def __init__(self, entry: _Entry, due: float) -> None:
+        self.entries = [entry]
+        self.release = due
+
+
 def _differ(before: Session, after: Session) -> bool:
     """``changes="any"``: whether any field differs."""
     return before != after and before.to_dict() != after.to_dict()
@@ -158,6 +169,58 @@ class SessionWatch:
     which gives the rules. Leaving the ``async with`` or the ``async for``, or
     ``await watch.aclose()``, stops every poll and leaves no task behind.
     """
+
+    # Slots, not a __dict__: more attributes than an instance dict shares its keys for, and
+    # every poll reads a dozen of them.
+    __slots__ = (
+        "_any",
+        "_burst",
+        "_capacity",
+        "_changes",
+        "_clock",
+        "_closed",
+        "_concurrency",
+        "_entries",
+        "_failure",
+        "_feeder",
+        "_fetch",
+        "_finals",
+        "_fresh",
+        "_grain",
+        "_groups",
+        "_idlers",
+        "_instruments",
+        "_interval",
+        "_jitter",
+        "_lapse",
+        "_lead",
+        "_loop",
+        "_moving",
+        "_next_due",
+        "_per_poll",
+        "_promoted",
+        "_queues",
+        "_rate",
+        "_reported",
+        "_settled",
+        "_sleep",
+        "_sleeper",
+        "_sleeper_at",
+        "_slots",
+        "_soonest",
+        "_source",
+        "_source_done",
+        "_span",
+        "_spread",
+        "_stopping",
+        "_tat",
+        "_telemetry",
+        "_until",
+        "_waiter",
+        "_wheels",
+        "_workers",
+        "polls",
+    )
 
     def __init__(
         self,
@@ -203,9 +266,10 @@ class SessionWatch:
         # 1.1 x interval less a slot, since the wheel may release it up to a slot late.
         self._soonest = 0.9 * self._interval
         self._jitter = 0.2 * self._interval - self._grain
-        self._later: dict[int, list[_Entry]] = {}
-        self._release: dict[int, float] = {}
-        self._slots: list[int] = []  # (a heap of the keys of ``_later``)
+        #: By group: the slots of the wheel by number (``due // grain``).
+        self._wheels: tuple[dict[float, _Slot], ...] = ({}, {}, {})
+        #: Every slot as (number, group, slot): a heap, the earliest first.
+        self._slots: list[tuple[float, int, _Slot]] = []
         #: When the earliest slot is released (``inf``: none).
         self._next_due = math.inf
         self._fresh: deque[_Entry] = deque()
@@ -213,6 +277,7 @@ class SessionWatch:
         self._settled: deque[_Entry] = deque()
         self._promoted: deque[_Entry] = deque()
         self._groups = (self._fresh, self._moving, self._settled)  # (by _FRESH, ...)
+        self._queues = (self._fresh, self._promoted, self._moving, self._settled)  # (in order)
         self._workers: set[asyncio.Task[None]] = set()
         self._idlers: deque[asyncio.Future[None]] = deque()
         self._changes: deque[_Entry] = deque()
@@ -225,6 +290,8 @@ class SessionWatch:
         self._spread = 0.0
         # A poll's deadline: interval (+ 2 N / max_rate) after it, or 2 x interval.
         self._lapse = self._interval if self._rate is not None else 2 * self._interval
+        #: From a poll to its deadline: ``_lapse + 2 * _spread``.
+        self._span = self._lapse
         # How far ahead of a deadline an id is promoted, beyond one poll's time per id
         # promoted already: the jitter's spread and a bucket's worth of polls (see _promote).
         self._lead = 0.2 * self._interval + self._grain + (self._capacity + 1.0) * self._per_poll
@@ -277,7 +344,7 @@ class SessionWatch:
         for session_id in ids:
             entry = self._entries.pop(session_id, None)
             if entry is not None:
-                self._spread = len(self._entries) * self._per_poll
+                self._resized()
                 entry.pending = None
                 if entry.state == _FLYING and entry.poller is not None:
                     # Its poller is cancelled with it; another takes its place.
@@ -312,7 +379,7 @@ class SessionWatch:
             for entry in self._entries.values():
                 entry.state = _GONE
             self._entries.clear()
-            self._spread = 0.0
+            self._resized()
             self._finals.clear()
             self._changes.clear()
             self._sync_metrics()
@@ -392,7 +459,7 @@ class SessionWatch:
             return
         entry = _Entry(item)
         self._entries[item] = entry
-        self._spread = len(self._entries) * self._per_poll
+        self._resized()
         self._fresh.append(entry)
 
     def _invalid(self, session_id: str, item: object) -> None:
@@ -500,11 +567,12 @@ class SessionWatch:
         handle its result; wait (one timer for all of them) when there is none."""
         me = asyncio.current_task(self._loop)
         assert me is not None
-        fetch, clock, any_field = self._fetch, self._clock, self._any
+        fetch, clock, any_field, take = self._fetch, self._clock, self._any, self._next
+        polls = 0
         try:
             while not self._stopping:
                 now = clock()
-                entry = self._next(now)
+                entry = take(now)
                 if entry is None:
                     await self._idle(now)
                     continue
@@ -530,7 +598,8 @@ class SessionWatch:
                         else:  # (the common case, inline: nothing changed)
                             entry.failures = 0
                             self._reschedule(entry, now)
-                if not self.polls & 63:
+                polls += 1
+                if not polls & 63:
                     # A transport that answers without suspending (a mock) would otherwise
                     # keep this loop to itself: let the rest of the loop run now and then.
                     await asyncio.sleep(0)
@@ -543,7 +612,7 @@ class SessionWatch:
         """The id to poll now, if the budget allows one (its token taken), else ``None``."""
         if now >= self._next_due:
             self._fire(now)
-        fresh, promoted, moving, settled = self._fresh, self._promoted, self._moving, self._settled
+        fresh, promoted, moving, settled = self._queues
         # Promotion matters only when transitional ids would go before settled ones: a group
         # alone is served in its queue's order, the order promotion would give it.
         if moving and settled:
@@ -551,25 +620,24 @@ class SessionWatch:
         queue = fresh or promoted or moving or settled
         if not queue:
             return None
-        per_poll = self._per_poll
         if self._rate is not None:
             tat = self._tat
             if tat < now:
                 tat = now
-            if now < tat - self._burst:
+            elif now < tat - self._burst:
                 return None  # no token yet
-            self._tat = tat + per_poll
+            self._tat = tat + self._per_poll
         entry = queue.popleft()
         if entry.state != _WAITING:  # (removed while it waited: skip such)
             found = self._pick()
             if found is None:
                 if self._rate is not None:
-                    self._tat -= per_poll  # (the token back)
+                    self._tat -= self._per_poll  # (the token back)
                 return None
             entry = found
         entry.state = _FLYING
         # interval + 2 N / max_rate (2 x interval without one: per_poll is 0)
-        entry.deadline = now + self._lapse + 2 * self._spread
+        entry.deadline = now + self._span
         self.polls += 1
         if self._idlers and (fresh or promoted or moving or settled):
             self._poke()  # more is due: another poller may take it
@@ -597,34 +665,38 @@ class SessionWatch:
         ids are watched (at 100,000 ids reading each one again costs more than the rest).
         """
         entry.state = _WAITING
-        key = int(due // self._grain) << 2 | entry.group
-        later = self._later.get(key)
-        if later is None:
-            self._later[key] = [entry]
-            self._release[key] = due
-            slots = self._slots
-            heappush(slots, key)
-            if slots[0] == key:
-                self._next_due = due
+        wheel = self._wheels[entry.group]
+        number = due // self._grain
+        slot = wheel.get(number)
+        if slot is None:
+            self._new_slot(wheel, number, entry, due)
         else:
-            later.append(entry)
-            if due > self._release[key]:
-                self._release[key] = due
-                if self._slots[0] == key:
+            slot.entries.append(entry)
+            if due > slot.release:
+                slot.release = due
+                if self._slots[0][2] is slot:
                     self._next_due = due
+
+    def _new_slot(
+        self, wheel: dict[float, _Slot], number: float, entry: _Entry, due: float
+    ) -> None:
+        slot = wheel[number] = _Slot(entry, due)
+        slots = self._slots
+        heappush(slots, (number, entry.group, slot))
+        if slots[0][2] is slot:
+            self._next_due = due
 
     def _fire(self, now: float) -> None:
         """Release every slot whose time has come, in order, into its group's queue."""
-        slots, release, later, groups = self._slots, self._release, self._later, self._groups
+        slots, wheels, groups = self._slots, self._wheels, self._groups
         while slots:
-            key = slots[0]
-            due = release[key]
-            if due > now:
-                self._next_due = due
+            number, group, slot = slots[0]
+            if slot.release > now:
+                self._next_due = slot.release
                 return
             heappop(slots)
-            del release[key]
-            groups[key & 3].extend(later.pop(key))
+            del wheels[group][number]
+            groups[group].extend(slot.entries)
         self._next_due = math.inf
 
     def _enqueue(self, entry: _Entry) -> None:
@@ -669,7 +741,7 @@ class SessionWatch:
             promoted.append(queue.popleft())
 
     def _pick(self) -> _Entry | None:
-        for queue in (self._fresh, self._promoted, self._moving, self._settled):
+        for queue in self._queues:
             while queue:
                 entry = queue.popleft()
                 if entry.state == _WAITING:
@@ -706,20 +778,16 @@ class SessionWatch:
         # (as _timer, inline: the path of every poll; one due already is released by the
         # next _fire)
         entry.state = _WAITING
-        key = int(due // self._grain) << 2 | entry.group
-        later = self._later.get(key)
-        if later is None:
-            self._later[key] = [entry]
-            self._release[key] = due
-            slots = self._slots
-            heappush(slots, key)
-            if slots[0] == key:
-                self._next_due = due
+        wheel = self._wheels[entry.group]
+        number = due // self._grain
+        slot = wheel.get(number)
+        if slot is None:
+            self._new_slot(wheel, number, entry, due)
         else:
-            later.append(entry)
-            if due > self._release[key]:
-                self._release[key] = due
-                if self._slots[0] == key:
+            slot.entries.append(entry)
+            if due > slot.release:
+                slot.release = due
+                if self._slots[0][2] is slot:
                     self._next_due = due
 
     def _failed(self, entry: _Entry, exc: Exception) -> None:
@@ -747,11 +815,16 @@ class SessionWatch:
         else:
             self._timer(entry, due)
 
+    def _resized(self) -> None:
+        """The number of ids watched changed: so did the time the budget takes to poll each."""
+        self._spread = len(self._entries) * self._per_poll
+        self._span = self._lapse + 2 * self._spread
+
     def _end(self, entry: _Entry) -> None:
         entry.state = _GONE
         if self._entries.get(entry.id) is entry:
             del self._entries[entry.id]
-            self._spread = len(self._entries) * self._per_poll
+            self._resized()
 
     async def _idle(self, now: float) -> None:
         """Wait until the next poll may start (one timer, through the sleep seam, for every
