@@ -1,24 +1,28 @@
 """Watching many sessions: one stream of changes, one polling budget (``watch_sessions``).
 
 One scheduler serves every watched id, as asyncio's loop serves its timers: ids that are not due
-yet wait on one timing wheel of due times (slots of ``interval / 4``, each sorted when it is
-opened: no tuple and no heap step per poll), ids that are due wait in the queue of their
-priority group, and ``concurrency`` pollers take the next poll the budget allows (a token bucket for
-``max_rate``) or, when there is none, wait for one timer, through the ``sleep`` seam, that
-wakes one of them. There is no task per id: an id costs one small ``_Entry`` (``__slots__``)
-and a place on the wheel, so 100,000 ids are cheap; a poller handles a poll's result itself,
-with no task created and no other task woken per poll.
+yet wait on one timing wheel (slots of ``interval / 8``, each released whole when its latest id
+is due: nothing sorted, no id read between its polls; see ``_timer``), ids that are due wait in
+the queue of their priority group, and ``concurrency`` pollers take the next poll the budget
+allows (a token bucket for ``max_rate``) or, when there is none, wait for one timer, through the
+``sleep`` seam, that wakes one of them. There is no task per id: an id costs one small
+``_Entry`` (``__slots__``; with ``changes="status"`` it keeps the last status, not the last
+``Session``) and a place on the wheel, so 100,000 ids are cheap; a poller handles a poll's
+result itself, with no task created and no other task woken per poll.
 
 The budget goes where changes happen. Due ids are served by group: ids never polled, then ids
 whose last status is transitional (PROVISIONING, STOPPING, or one this version does not know),
 then the rest, longest-waiting first within each group (the queues are in the order ids became
 due). Strict priority alone would starve the last group when the budget is short, so each
 polled id also gets a hard deadline, ``last poll + interval + 2 N / max_rate`` (N ids watched),
-and is promoted ahead of every group in deadline order, early enough to meet it: when ``now``
-plus a poll's time for each id promoted already, the jitter's spread and a bucket's worth of
-polls reaches it. The promoted are served first, one token each, so no id goes longer than
+and is promoted ahead of the transitional and settled groups in deadline order, early enough to
+meet it: when ``now`` plus a poll's time for each id ahead of it (never polled, or promoted
+already), the jitter's spread, a slot and a bucket's worth of polls reaches it. Ids never polled
+go first, then the promoted, one token each, so no id goes longer than
 ``2 N / max_rate + interval`` between two polls (while polls are quick; a failing id waits its
-backoff instead), and the budget left over goes by priority.
+backoff instead), and the budget left over goes by priority. (Promoted ids do not go before ids
+never polled: when polls are slow rather than the budget short, every polled id is soon late,
+and an id added then would otherwise never be polled.)
 
 Every wait goes through the ``clock`` and ``sleep`` it is given (the client's seams), so a watch
 runs in virtual time in tests.
@@ -70,7 +74,7 @@ _WAITING, _FLYING, _GONE = 0, 1, 2
 # Its priority group.
 _FRESH, _MOVING, _SETTLED = 0, 1, 2
 # Slots of the timing wheel per interval (a poll may be released up to a slot late).
-_SLOTS = 16
+_SLOTS = 8
 # Ids taken from a sync iterable between two yields to the loop.
 _ADD_BATCH = 1024
 
@@ -656,9 +660,9 @@ class SessionWatch:
 
     def _timer(self, entry: _Entry, due: float) -> None:
         """``entry`` waits until ``due``: on the timing wheel, released at ``due`` or up to one
-        slot (``interval / 16``) later, never earlier.
+        slot (``interval / 8``) later, never earlier.
 
-        A slot holds the ids of one group due within ``interval / 16`` of each other, in the
+        A slot holds the ids of one group due within ``interval / 8`` of each other, in the
         order they were scheduled, and the latest due time among them; it is released whole
         when that time comes, into its group's queue. So nothing is sorted and no id is
         touched between the poll that scheduled it and the one it waits for, however many

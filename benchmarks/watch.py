@@ -14,9 +14,13 @@ requests spent, the most started in any window (against ``rate * W + rate``), an
 gap between two polls of one id (against ``2 N / rate + interval``).
 
 Part 2, **scale** (instant replies from a ``MockTransport``): 1,000, 10,000 and 100,000 ids.
-Memory per watched id beyond its last ``Session`` (tracemalloc, after every id was polled once),
-and CPU per poll of a saturated watch against bare ``get_session`` calls at the same
-concurrency (process time, interleaved runs, medians).
+Memory per watched id (tracemalloc, after every id was polled once): with ``changes="status"``
+the watch keeps each id's last status; with ``changes="any"`` its last ``Session``, and the
+figure is what it holds beyond that ``Session``. CPU per poll of a saturated watch (every id
+always due) against bare ``get_session`` calls at the same concurrency (process time,
+interleaved runs, medians), over the same windows of replies: the first round (the first
+``N`` polls, each a first sight that yields a change) and the steady polls after it (``--polls``
+of them, at least ``N``; nothing changes), which is the watch's cost per poll.
 
 A full run (both parts, default settings) writes ``benchmarks/results/watch.json`` and ``.md``
 and the plot of part 1, ``docs/images/watch-detection.png`` (``--plot-only`` redraws it from the
@@ -37,7 +41,7 @@ import tracemalloc
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from aiohttp import web
 
@@ -377,7 +381,22 @@ async def saturated_watch(ids: list[str], polls: int, concurrency: int) -> tuple
 
 
 async def memory_per_id(ids: list[str], concurrency: int) -> dict[str, float]:
-    """Bytes the watch holds per id after one poll of each, beyond the ``Session`` it keeps."""
+    """Bytes the watch holds per id after one poll of each: with ``changes="status"`` (the
+    default: it keeps the last status) and with ``changes="any"`` (it keeps the last
+    ``Session``, to compare every field), and what a ``Session`` takes."""
+    status = await held_per_id(ids, concurrency, "status")
+    held, per_session = await held_per_id(ids, concurrency, "any")
+    return {
+        "held_per_id": status[0],
+        "held_per_id_any": held,
+        "session": per_session,
+        "beyond_session": held - per_session,
+    }
+
+
+async def held_per_id(
+    ids: list[str], concurrency: int, changes: Literal["status", "any"]
+) -> tuple[float, float]:
     from aioglue_session.protocol import parse_reply
 
     replies = Replies()
@@ -385,7 +404,7 @@ async def memory_per_id(ids: list[str], concurrency: int) -> dict[str, float]:
         gc.collect()
         tracemalloc.start()
         before = tracemalloc.get_traced_memory()[0]
-        watch = glue.watch_sessions(ids, interval=3600.0, concurrency=concurrency)
+        watch = glue.watch_sessions(ids, interval=3600.0, concurrency=concurrency, changes=changes)
         seen = 0
         async with watch:
             async for _ in watch:
@@ -406,11 +425,7 @@ async def memory_per_id(ids: list[str], concurrency: int) -> dict[str, float]:
             per_session = (tracemalloc.get_traced_memory()[0] - mark) / len(ids)
             del sessions
         tracemalloc.stop()
-    return {
-        "held_per_id": held / len(ids),
-        "session": per_session,
-        "beyond_session": held / len(ids) - per_session,
-    }
+    return held / len(ids), per_session
 
 
 async def part_scale(args: argparse.Namespace) -> list[dict[str, Any]]:
@@ -450,8 +465,9 @@ async def part_scale(args: argparse.Namespace) -> list[dict[str, Any]]:
             f"  CPU per poll {us['watch']:.1f} µs vs bare get_session {us['bare']:.1f} µs "
             f"({us['watch'] / us['bare']:.3f}x); first round (a change per poll) "
             f"{us['watch_first']:.1f} vs {us['bare_first']:.1f} µs "
-            f"({us['watch_first'] / us['bare_first']:.3f}x); {memory['beyond_session']:.0f} B "
-            f"per id beyond its Session ({memory['session']:.0f} B)",
+            f"({us['watch_first'] / us['bare_first']:.3f}x); {memory['held_per_id']:.0f} B "
+            f"per id; with changes='any' {memory['beyond_session']:.0f} B beyond its Session "
+            f"({memory['session']:.0f} B)",
             flush=True,
         )
     return rows
@@ -490,8 +506,9 @@ def render(report: dict[str, Any]) -> str:
     if rows:
         lines += [
             "| ids | CPU per poll: watch | bare get_session | ratio | first round: watch | bare "
-            "| ratio | bytes per id beyond its Session | (a Session) |",
-            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+            '| ratio | bytes held per id | with changes="any": beyond its Session '
+            "| (a Session) |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         ]
         for r in rows:
             first = (
@@ -500,9 +517,10 @@ def render(report: dict[str, Any]) -> str:
                 if "first_ratio" in r
                 else "| |"
             )
+            held = f"{r['held_per_id']:.0f}" if "held_per_id_any" in r else ""
             lines.append(
                 f"| {r['ids']:,} | {r['watch_us']:.1f} µs | {r['bare_us']:.1f} µs | "
-                f"{r['cpu_ratio']:.3f}x | {first} | {r['beyond_session']:.0f} | "
+                f"{r['cpu_ratio']:.3f}x | {first} | {held} | {r['beyond_session']:.0f} | "
                 f"{r['session']:.0f} |"
             )
     return "\n".join(lines) + "\n"
