@@ -1,7 +1,7 @@
 """Watching many sessions: one stream of changes, one polling budget (``watch_sessions``).
 
 One scheduler serves every watched id, as asyncio's loop serves its timers: ids that are not due
-yet wait on one timing wheel (slots of ``interval / 8``, each released whole when its latest id
+yet wait on one timing wheel (slots of ``interval / 16``, each released whole when its latest id
 is due: nothing sorted, no id read between its polls; see ``_timer``), ids that are due wait in
 the queue of their priority group, and ``concurrency`` pollers take the next poll the budget
 allows (a token bucket for ``max_rate``) or, when there is none, wait for one timer, through the
@@ -74,7 +74,7 @@ _WAITING, _FLYING, _GONE = 0, 1, 2
 # Its priority group.
 _FRESH, _MOVING, _SETTLED = 0, 1, 2
 # Slots of the timing wheel per interval (a poll may be released up to a slot late).
-_SLOTS = 8
+_SLOTS = 16
 # Ids taken from a sync iterable between two yields to the loop.
 _ADD_BATCH = 1024
 
@@ -660,9 +660,9 @@ class SessionWatch:
 
     def _timer(self, entry: _Entry, due: float) -> None:
         """``entry`` waits until ``due``: on the timing wheel, released at ``due`` or up to one
-        slot (``interval / 8``) later, never earlier.
+        slot (``interval / 16``) later, never earlier.
 
-        A slot holds the ids of one group due within ``interval / 8`` of each other, in the
+        A slot holds the ids of one group due within ``interval / 16`` of each other, in the
         order they were scheduled, and the latest due time among them; it is released whole
         when that time comes, into its group's queue. So nothing is sorted and no id is
         touched between the poll that scheduled it and the one it waits for, however many

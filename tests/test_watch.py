@@ -713,14 +713,14 @@ def test_ids_never_polled_go_first_when_slow_polls_not_max_rate_bind() -> None:
         statuses = {f"r{i:02d}": "READY" for i in range(40)}
         glue = FakeGlue(time, **statuses, new="READY")
         glue.latency = 1.0
-        async with client(time, glue) as g:
-            async with g.watch_sessions(
-                list(statuses), interval=5.0, max_rate=100, concurrency=2
-            ) as watch:
-                await time.sleep(60)
-                added = time.now
-                watch.add("new")
-                await time.sleep(60)
+        async with (
+            client(time, glue) as g,
+            g.watch_sessions(list(statuses), interval=5.0, max_rate=100, concurrency=2) as watch,
+        ):
+            await time.sleep(60)
+            added = time.now
+            watch.add("new")
+            await time.sleep(60)
         assert glue.polls("new"), "never polled"
         first = glue.polls("new")[0]
         # Started by the first poller free after the add (one poll lasts 1 s).
