@@ -177,6 +177,7 @@ class SessionWatch:
     # Slots, not a __dict__: more attributes than an instance dict shares its keys for, and
     # every poll reads a dozen of them.
     __slots__ = (
+        "__weakref__",
         "_any",
         "_burst",
         "_capacity",

@@ -161,6 +161,29 @@ def test_each_id_is_polled_at_most_once_per_interval_with_jitter() -> None:
     virtual(body)
 
 
+def test_ids_sharing_the_timing_wheel_keep_their_interval_with_jitter() -> None:
+    # 300 ids polled together share the wheel's slots (a slot is released at its latest id's
+    # due time): none may be polled before 0.9 x interval, nor after 1.1 x interval.
+    async def body(time: VirtualTime) -> None:
+        glue = FakeGlue(time, **{f"s{i:03d}": "READY" for i in range(300)})
+        glue.latency = 0.01
+        async with client(time, glue) as g:
+            watch = g.watch_sessions(list(glue.status), interval=10.0, concurrency=64)
+            async with watch:
+                await time.sleep(500)
+        gaps = []
+        for session_id in glue.status:
+            polls = glue.polls(session_id)
+            assert len(polls) >= 45, session_id
+            gaps += [b - a for a, b in itertools.pairwise(polls)]
+        assert min(gaps) >= 9.0 - 1e-6
+        assert max(gaps) <= 11.0 + 1e-6
+        # Spread, not in step: the gaps cover the range.
+        assert min(gaps) < 9.2 and max(gaps) > 10.3
+
+    virtual(body)
+
+
 def test_changes_any_yields_when_any_field_differs_status_does_not() -> None:
     async def body(time: VirtualTime) -> None:
         glue = FakeGlue(time, a="READY")
